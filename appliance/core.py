@@ -1,0 +1,268 @@
+"""The decision core: one pure state machine, (state, event, now) -> (state, effects).
+
+No I/O and no clock of its own: the daemon passes `now` (monotonic seconds) in and
+carries the effects out. The LED pattern and the status sentence are derived from
+the state by pure functions, so no path can leave a stale light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from appliance.commands import Command, parse_command
+from appliance.events import (
+    ButtonPressed,
+    DiscardRequested,
+    Effect,
+    Event,
+    LinkDown,
+    LinkUp,
+    Log,
+    MicrophoneState,
+    PartialText,
+    PostResult,
+    QueuePost,
+    SentenceFinished,
+    Tick,
+)
+from appliance.leds import Pattern
+
+# The service closes with 1008 for a bad key or an account without balance.
+CLOSE_UNAUTHORISED = 1008
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Timings of the decisions."""
+
+    candidate_window_seconds: float = 60.0  # a candidate older than this is never posted
+    posted_flash_seconds: float = 3.0  # how long the LEDs say "posted"
+    refused_flash_seconds: float = 1.0  # how long the LEDs say "nothing to confirm"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    heard_at: float  # monotonic seconds
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the appliance knows; changed only by `step`."""
+
+    link: str = "connecting"  # "connecting" (never up yet) | "up" | "down"
+    link_detail: str = ""
+    link_retry_at: float | None = None
+    link_unauthorised: bool = False
+    session_id: str = ""
+    microphone_ok: bool | None = None  # None: not opened yet
+    microphone_detail: str = ""
+    candidate: Candidate | None = None
+    partial: str = ""
+    posts_in_flight: int = 0
+    x_problem: str = ""  # why posting is held up (retrying), "" when fine
+    x_rate_limited: bool = False
+    x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
+    last_post_id: str = ""
+    flash: Pattern | None = None
+    flash_until: float = 0.0
+
+
+def step(
+    state: State, event: Event, now: float, settings: CoreSettings = CoreSettings()
+) -> tuple[State, list[Effect]]:
+    """Apply one event at time `now`; return the new state and the effects to carry out."""
+    state = _expire(state, now, settings)
+    if isinstance(event, Tick):
+        return _expire_logged(state, now, settings)
+    if isinstance(event, PartialText):
+        return replace(state, partial=event.text), []
+    if isinstance(event, SentenceFinished):
+        return _on_sentence(replace(state, partial=""), event, now, settings)
+    if isinstance(event, ButtonPressed):
+        return _confirm(state, now, settings, event.source)
+    if isinstance(event, DiscardRequested):
+        return _discard(state, event.source)
+    if isinstance(event, LinkUp):
+        return (
+            replace(
+                state,
+                link="up",
+                link_detail="",
+                link_retry_at=None,
+                link_unauthorised=False,
+                session_id=event.session_id,
+            ),
+            [],
+        )
+    if isinstance(event, LinkDown):
+        return (
+            replace(
+                state,
+                link="connecting" if state.link == "connecting" else "down",
+                link_detail=event.reason,
+                link_retry_at=now + event.retry_in_seconds,
+                link_unauthorised=event.close_code == CLOSE_UNAUTHORISED,
+                session_id="",
+                partial="",
+            ),
+            [],
+        )
+    if isinstance(event, MicrophoneState):
+        return replace(state, microphone_ok=event.is_ok, microphone_detail=event.detail), []
+    if isinstance(event, PostResult):
+        return _on_post_result(state, event, now, settings)
+    raise TypeError(f"not an event: {event!r}")
+
+
+def _on_sentence(
+    state: State, event: SentenceFinished, now: float, settings: CoreSettings
+) -> tuple[State, list[Effect]]:
+    text = event.text.strip()
+    if not text:
+        return state, []
+    command = parse_command(text)
+    if command is None:
+        # A new sentence replaces the old candidate: the device offers what you just said.
+        return replace(state, candidate=Candidate(text, now)), [
+            Log("candidate", f"Heard: {text!r}. Press the button or say 'tweet that' to post it.")
+        ]
+    if command.command is Command.DISCARD:
+        return _discard(state, "voice")
+    if command.text:
+        return _queue(state), [
+            QueuePost(command.text, "voice"),
+            Log("confirmed", f"Confirmed by voice: {command.text!r}."),
+        ]
+    return _confirm(state, now, settings, "voice")
+
+
+def _discard(state: State, source: str) -> tuple[State, list[Effect]]:
+    if state.candidate is None:
+        return state, [Log("discarded", f"Nothing to discard ({source}).")]
+    return replace(state, candidate=None), [
+        Log("discarded", f"Discarded {state.candidate.text!r} ({source}).")
+    ]
+
+
+def _confirm(
+    state: State, now: float, settings: CoreSettings, source: str
+) -> tuple[State, list[Effect]]:
+    candidate = state.candidate
+    if candidate is None or now - candidate.heard_at > settings.candidate_window_seconds:
+        flashed = replace(
+            state,
+            candidate=None,
+            flash=Pattern.REFUSED,
+            flash_until=now + settings.refused_flash_seconds,
+        )
+        return flashed, [Log("refused", f"Nothing to post ({source}): no sentence is waiting.")]
+    queued = _queue(replace(state, candidate=None))
+    return queued, [
+        QueuePost(candidate.text, source),
+        Log("confirmed", f"Confirmed by {source}: {candidate.text!r}."),
+    ]
+
+
+def _queue(state: State) -> State:
+    return replace(state, posts_in_flight=state.posts_in_flight + 1)
+
+
+def _on_post_result(
+    state: State, event: PostResult, now: float, settings: CoreSettings
+) -> tuple[State, list[Effect]]:
+    if event.outcome == "retrying":
+        return replace(
+            state,
+            x_problem=event.detail,
+            x_rate_limited="rate limit" in event.detail.lower(),
+        ), []
+    in_flight = max(0, state.posts_in_flight - 1)
+    if event.outcome == "posted":
+        posted = replace(
+            state,
+            posts_in_flight=in_flight,
+            x_problem="",
+            x_rate_limited=False,
+            x_needs_user="",
+            last_post_id=event.post_id,
+            flash=Pattern.POSTED,
+            flash_until=now + settings.posted_flash_seconds,
+        )
+        return posted, []
+    return replace(
+        state,
+        posts_in_flight=in_flight,
+        x_problem="",
+        x_rate_limited=False,
+        x_needs_user=event.detail if event.needs_user else state.x_needs_user,
+    ), []
+
+
+def _expire(state: State, now: float, settings: CoreSettings) -> State:
+    if state.flash is not None and now >= state.flash_until:
+        state = replace(state, flash=None)
+    return state
+
+
+def _expire_logged(state: State, now: float, settings: CoreSettings) -> tuple[State, list[Effect]]:
+    candidate = state.candidate
+    if candidate is not None and now - candidate.heard_at > settings.candidate_window_seconds:
+        return replace(state, candidate=None), [
+            Log(
+                "expired",
+                f"{candidate.text!r} expired unposted after "
+                f"{settings.candidate_window_seconds:.0f} s.",
+            )
+        ]
+    return state, []
+
+
+def led_pattern(state: State, now: float) -> Pattern:
+    """The one LED pattern that tells the truth about `state`."""
+    if state.flash is not None and now < state.flash_until:
+        return state.flash
+    if state.x_needs_user or state.link_unauthorised:
+        return Pattern.NOT_AUTHORISED
+    if state.microphone_ok is False:
+        return Pattern.NO_MICROPHONE
+    if state.posts_in_flight:
+        return Pattern.RATE_LIMITED if state.x_rate_limited else Pattern.POSTING
+    if state.candidate is not None:
+        return Pattern.CANDIDATE
+    if state.link == "connecting":
+        return Pattern.CONNECTING
+    if state.link == "down":
+        return Pattern.RECONNECTING
+    if state.partial:
+        return Pattern.HEARING
+    return Pattern.LISTENING
+
+
+def status_line(state: State, now: float, settings: CoreSettings = CoreSettings()) -> str:
+    """The sentence `systemctl status` shows: what the device does, or what is wrong."""
+    if state.x_needs_user:
+        return f"Cannot post: {state.x_needs_user}"
+    if state.link_unauthorised:
+        return f"AssemblyAI refused the key: {state.link_detail}"
+    if state.microphone_ok is False:
+        return f"No microphone: {state.microphone_detail}"
+    if state.posts_in_flight:
+        if state.x_problem:
+            return f"Posting held up: {state.x_problem}"
+        return "Posting…"
+    if state.link != "up":
+        verb = "Connecting" if state.link == "connecting" else "Reconnecting"
+        if state.link_retry_at is not None and state.link_retry_at > now:
+            wait = state.link_retry_at - now
+            return f"{verb} in {wait:.0f} s: {state.link_detail}"
+        return f"{verb} to the speech service…"
+    if state.candidate is not None:
+        left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
+        return (
+            f"Heard “{state.candidate.text}” — press the button or say “tweet that” "
+            f"({max(0, left):.0f} s left)"
+        )
+    if state.flash is Pattern.POSTED and state.last_post_id:
+        return f"Posted {state.last_post_id}; listening"
+    return "Listening"

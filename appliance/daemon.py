@@ -1,0 +1,218 @@
+"""The daemon: wires microphone, speech link, panel, outbox and poster around the core."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websocket
+
+from appliance import core
+from appliance.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.errors import ConfigError
+from appliance.events import ButtonPressed, DiscardRequested, Log, QueuePost, Tick
+from appliance.leds import Pattern
+from appliance.microphone import CaptureLoop
+from appliance.outbox import Outbox
+from appliance.panel import Panel
+from appliance.poster import Poster
+from appliance.speech import SpeechLink
+from appliance.systemd_io import Notifier
+from appliance.x_client import PostOutcome, XCredentials, XPoster, make_client
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.25
+# A boundary thread that has not made progress for this long is stuck: stop
+# feeding the watchdog so systemd restarts us.
+STUCK_AFTER_SECONDS = 15.0
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+@dataclass
+class Parts:
+    """The outside world, passed in so tests and the demo can put stand-ins at the edges."""
+
+    pin_factory: Any = None
+    connect: Callable[..., Any] = websocket.create_connection
+    pcm_factory: Callable[..., Any] | None = None
+    notifier: Notifier = field(default_factory=Notifier)
+    clock: Callable[[], float] = time.monotonic
+    watchdog_interval_seconds: float | None = None
+
+
+class Daemon:
+    """One running appliance. `run(stop)` returns when `stop` is set."""
+
+    def __init__(self, settings: Settings, credentials: Credentials, parts: Parts) -> None:
+        self.settings = settings
+        self.parts = parts
+        self.events: queue.Queue[object] = queue.Queue()
+        self.core_settings = core.CoreSettings(
+            candidate_window_seconds=settings.confirm.candidate_window_seconds
+        )
+        self.state = core.State()
+        self.outbox = _open_outbox(settings)
+        self.poster = Poster(
+            self.outbox,
+            _sender(settings, credentials),
+            self.events.put,
+            retry_max_seconds=settings.x.retry_max_seconds,
+        )
+        self.link = SpeechLink(
+            url=settings.assemblyai.url,
+            api_key=credentials[ASSEMBLYAI_KEY],
+            speech_model=settings.assemblyai.speech_model,
+            emit=self.events.put,
+            connect=parts.connect,
+            reconnect_max_seconds=settings.assemblyai.reconnect_max_seconds,
+            connect_timeout_seconds=settings.assemblyai.connect_timeout_seconds,
+            terminate_timeout_seconds=settings.assemblyai.terminate_timeout_seconds,
+        )
+        mic_options = {"pcm_factory": parts.pcm_factory} if parts.pcm_factory else {}
+        self.microphone = CaptureLoop(
+            settings.audio.device, self.link.send_audio, self.events.put, **mic_options
+        )
+        self.panel = _open_panel(settings, parts.pin_factory, self.events.put)
+        self._pattern: Pattern | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        threads = [
+            threading.Thread(target=self.microphone.run, args=(stop,), name="microphone"),
+            threading.Thread(target=self.link.run, args=(stop,), name="speech-link"),
+            threading.Thread(target=self.poster.run, args=(stop,), name="poster"),
+        ]
+        notifier = self.parts.notifier
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self.outbox.close)
+            cleanup.callback(self.panel.close)
+            for thread in threads:
+                thread.start()
+            self.panel.show(Pattern.STARTING)
+            notifier.ready()
+            log.info(
+                "Started: microphone %s, speech %s, X %s",
+                self.settings.audio.device,
+                self.settings.assemblyai.url,
+                "dry run" if self.settings.x.dry_run else self.settings.x.api_url,
+                extra={"APPLIANCE_EVENT": "started"},
+            )
+            self._loop(stop)
+            notifier.stopping()
+            notifier.status("Stopping")
+            for thread in threads:
+                # The link waits up to terminate_timeout for the last words.
+                thread.join(self.settings.assemblyai.terminate_timeout_seconds + 2)
+            log.info("Stopped", extra={"APPLIANCE_EVENT": "stopped"})
+
+    def _loop(self, stop: threading.Event) -> None:
+        clock = self.parts.clock
+        interval = self.parts.watchdog_interval_seconds
+        next_ping = clock()
+        while not stop.is_set():
+            try:
+                event = self.events.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                event = Tick()
+            self.handle(event)
+            if interval is not None and clock() >= next_ping and self._making_progress():
+                self.parts.notifier.watchdog()
+                next_ping = clock() + interval
+
+    def handle(self, event: object) -> None:
+        """Feed one event to the core and carry out what it decides."""
+        now = self.parts.clock()
+        self.state, effects = core.step(self.state, event, now, self.core_settings)  # type: ignore[arg-type]
+        for effect in effects:
+            if isinstance(effect, QueuePost):
+                entry_id = self.outbox.add(effect.text, effect.confirmed_by)
+                self.poster.wake()
+                log.info(
+                    "Queued post %d: %r",
+                    entry_id,
+                    effect.text,
+                    extra={"APPLIANCE_EVENT": "queued", "OUTBOX_ID": entry_id},
+                )
+            elif isinstance(effect, Log):
+                extra = {"APPLIANCE_EVENT": effect.event, **dict(effect.fields)}
+                log.log(_LEVELS.get(effect.level, logging.ERROR), effect.message, extra=extra)
+        pattern = core.led_pattern(self.state, now)
+        if pattern != self._pattern:
+            self._pattern = pattern
+            self.panel.show(pattern)
+        self.parts.notifier.status(core.status_line(self.state, now, self.core_settings))
+
+    def _making_progress(self) -> bool:
+        """True while the microphone, the speech link and the poster are all alive."""
+        now = time.monotonic()
+        return all(
+            now - part.last_progress_at < STUCK_AFTER_SECONDS
+            for part in (self.microphone, self.link, self.poster)
+        )
+
+
+def _open_outbox(settings: Settings) -> Outbox:
+    path = Path(settings.state.dir) / "outbox.sqlite3"
+    try:
+        return Outbox(path)
+    except Exception as error:  # sqlite3.Error, OSError
+        raise ConfigError(settings.path, "state.dir", f"a writable directory: {error}") from None
+
+
+def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], None]) -> Panel:
+    gpio = settings.gpio
+    pins = (
+        {"green": gpio.green_pin, "amber": gpio.amber_pin, "red": gpio.red_pin}
+        if gpio.layout == "separate"
+        else {"red": gpio.red_pin, "green": gpio.green_pin, "blue": gpio.amber_pin}
+    )
+    try:
+        return Panel(
+            pin_factory=pin_factory,
+            button_pin=gpio.button_pin,
+            layout=gpio.layout,
+            led_pins=pins,
+            active_high=gpio.active_high,
+            brightness=gpio.brightness,
+            hold_seconds=gpio.hold_seconds,
+            long_hold_seconds=gpio.long_hold_seconds,
+            on_press=lambda: emit(ButtonPressed("button")),
+            on_hold=lambda: emit(DiscardRequested("button")),
+        )
+    except Exception as error:  # gpiozero raises many kinds when pins are unusable
+        raise ConfigError(
+            settings.path,
+            "gpio",
+            f"pins that work on this machine ({type(error).__name__}: {error})",
+        ) from None
+
+
+def _sender(settings: Settings, credentials: Credentials) -> Callable[[str], PostOutcome]:
+    if settings.x.dry_run:
+        counter = iter(range(1, 1 << 62))
+
+        def dry_run(text: str) -> PostOutcome:
+            post_id = f"dry-run-{os.getpid()}-{next(counter)}"
+            log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
+            return PostOutcome(kind="posted", post_id=post_id)
+
+        return dry_run
+    client = make_client(
+        settings.x.api_url,
+        XCredentials(
+            credentials["x_consumer_key"],
+            credentials["x_consumer_secret"],
+            credentials["x_access_token"],
+            credentials["x_access_token_secret"],
+        ),
+        settings.x.request_timeout_seconds,
+    )
+    return XPoster(client).post

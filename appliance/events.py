@@ -1,0 +1,120 @@
+"""Events the boundaries feed into the decision core, and effects the core hands back.
+
+Every boundary (microphone, speech link, panel, poster, control socket) turns the
+outside world into these plain values; the core (`appliance.core`) decides; the
+daemon carries out the effects. Times are seconds on the daemon's monotonic clock
+unless a name says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---- events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartialText:
+    """Words of the turn still being spoken (not final, never posted as such)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SentenceFinished:
+    """A finished, formatted sentence from the speech service."""
+
+    text: str
+    turn_order: int = -1
+    session_id: str = ""
+
+
+@dataclass(frozen=True)
+class ButtonPressed:
+    """The confirm button was pressed (or `appliance confirm` was sent)."""
+
+    source: str = "button"
+
+
+@dataclass(frozen=True)
+class DiscardRequested:
+    """The user asked to drop the candidate (button held, or `appliance cancel`)."""
+
+    source: str = "button"
+
+
+@dataclass(frozen=True)
+class LinkUp:
+    """A speech session is open and audio flows."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class LinkDown:
+    """The speech link is down; it will be retried in `retry_in_seconds`."""
+
+    reason: str
+    retry_in_seconds: float
+    close_code: int | None = None
+
+
+@dataclass(frozen=True)
+class MicrophoneState:
+    """The microphone opened (`is_ok`) or failed (`detail` says how)."""
+
+    is_ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What became of an outbox entry: posted, retrying later, or failed for good."""
+
+    entry_id: int
+    outcome: str  # "posted" | "retrying" | "failed"
+    post_id: str = ""
+    detail: str = ""
+    # True when the failure needs the user (bad keys, no write permission).
+    needs_user: bool = False
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed; lets the core expire candidates and end LED flashes."""
+
+
+Event = (
+    PartialText
+    | SentenceFinished
+    | ButtonPressed
+    | DiscardRequested
+    | LinkUp
+    | LinkDown
+    | MicrophoneState
+    | PostResult
+    | Tick
+)
+
+# ---- effects ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuePost:
+    """Write this confirmed text to the outbox; the poster sends it from there."""
+
+    text: str
+    confirmed_by: str  # "button" | "voice" | "control"
+
+
+@dataclass(frozen=True)
+class Log:
+    """One journal line. `event` becomes the APPLIANCE_EVENT field."""
+
+    event: str
+    message: str
+    level: str = "info"  # "debug" | "info" | "warning" | "error"
+    fields: tuple[tuple[str, str], ...] = ()  # more journal fields, e.g. (("POST_ID", "12"),)
+
+
+Effect = QueuePost | Log

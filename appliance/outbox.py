@@ -1,0 +1,145 @@
+"""The durable outbox: every confirmed post is a SQLite row until X has it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# States of an entry: queued -> sending -> posted | waiting (-> sending ...) | failed
+QUEUED, SENDING, POSTED, WAITING, FAILED = "queued", "sending", "posted", "waiting", "failed"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    text TEXT NOT NULL,
+    confirmed_by TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,          -- unix seconds
+    updated_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    post_id TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    text: str
+    confirmed_by: str
+    state: str
+    created_at: float
+    updated_at: float
+    attempts: int
+    next_attempt_at: float
+    post_id: str
+    reason: str
+
+
+class Outbox:
+    """A SQLite outbox (WAL, synchronous=FULL: a returned add() survives a power cut)."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, args: tuple) -> int:
+        with self._lock:
+            cursor = self._db.execute(sql, args)
+            return int(cursor.lastrowid or cursor.rowcount)
+
+    def add(self, text: str, confirmed_by: str) -> int:
+        """Store a confirmed post; returns its id once it is on disk."""
+        now = self._clock()
+        return self._write(
+            "INSERT INTO outbox (text, confirmed_by, state, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (text, confirmed_by, QUEUED, now, now),
+        )
+
+    def recover(self) -> int:
+        """After a crash: entries caught in 'sending' go back to the queue. Returns how many."""
+        return self._write(
+            "UPDATE outbox SET state=?, updated_at=?, reason='interrupted; retrying' WHERE state=?",
+            (QUEUED, self._clock(), SENDING),
+        )
+
+    def next_due(self) -> Entry | None:
+        """The oldest entry that should be sent now."""
+        rows = self._select(
+            "WHERE state=? OR (state=? AND next_attempt_at<=?) ORDER BY id LIMIT 1",
+            (QUEUED, WAITING, self._clock()),
+        )
+        return rows[0] if rows else None
+
+    def next_attempt_at(self) -> float | None:
+        """When the earliest waiting entry is due (unix seconds), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE state=?", (WAITING,)
+            ).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    def mark_sending(self, entry_id: int) -> None:
+        self._write(
+            "UPDATE outbox SET state=?, attempts=attempts+1, updated_at=? WHERE id=?",
+            (SENDING, self._clock(), entry_id),
+        )
+
+    def mark_posted(self, entry_id: int, post_id: str, reason: str = "") -> None:
+        self._write(
+            "UPDATE outbox SET state=?, post_id=?, reason=?, updated_at=? WHERE id=?",
+            (POSTED, post_id, reason, self._clock(), entry_id),
+        )
+
+    def mark_waiting(self, entry_id: int, until: float, reason: str) -> None:
+        self._write(
+            "UPDATE outbox SET state=?, next_attempt_at=?, reason=?, updated_at=? WHERE id=?",
+            (WAITING, until, reason, self._clock(), entry_id),
+        )
+
+    def mark_failed(self, entry_id: int, reason: str) -> None:
+        self._write(
+            "UPDATE outbox SET state=?, reason=?, updated_at=? WHERE id=?",
+            (FAILED, reason, self._clock(), entry_id),
+        )
+
+    def entries(self, limit: int = 50) -> list[Entry]:
+        """Newest first."""
+        return self._select("ORDER BY id DESC LIMIT ?", (limit,))
+
+    def get(self, entry_id: int) -> Entry | None:
+        rows = self._select("WHERE id=?", (entry_id,))
+        return rows[0] if rows else None
+
+    def _select(self, where: str, args: tuple) -> list[Entry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, text, confirmed_by, state, created_at, updated_at, attempts, "
+                f"next_attempt_at, post_id, reason FROM outbox {where}",
+                args,
+            ).fetchall()
+        return [Entry(*row) for row in rows]

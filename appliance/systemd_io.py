@@ -1,0 +1,102 @@
+"""The systemd boundary: READY/STATUS/WATCHDOG notifications and logging to the journal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterable, Mapping
+
+try:
+    from systemd import daemon as _sd_daemon
+    from systemd import journal as _sd_journal
+except ImportError:  # a development machine without systemd-python
+    _sd_daemon = None
+    _sd_journal = None
+
+
+class Notifier:
+    """Sends sd_notify messages; does nothing outside systemd (`send` returns False)."""
+
+    def __init__(self, send: Callable[[str], object] | None = None) -> None:
+        if send is None:
+            send = _sd_daemon.notify if _sd_daemon is not None else (lambda _message: False)
+        self._send = send
+        self._status = ""
+
+    def ready(self) -> None:
+        self._send("READY=1")
+
+    def status(self, text: str) -> None:
+        if text != self._status:
+            self._status = text
+            self._send(f"STATUS={text}")
+
+    def watchdog(self) -> None:
+        self._send("WATCHDOG=1")
+
+    def stopping(self) -> None:
+        self._send("STOPPING=1")
+
+
+def watchdog_interval_seconds(environ: Mapping[str, str], pid: int) -> float | None:
+    """Half of systemd's WatchdogSec=, or None when no watchdog watches this process."""
+    usec = environ.get("WATCHDOG_USEC")
+    if not usec:
+        return None
+    owner = environ.get("WATCHDOG_PID")
+    if owner and owner != str(pid):
+        return None
+    try:
+        return int(usec) / 1e6 / 2
+    except ValueError:
+        return None
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every credential value in a log line: keys never reach the journal."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self._secrets.extend(s for s in secrets if len(s) >= 4)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            text = record.getMessage()
+            for secret in self._secrets:
+                text = text.replace(secret, "[redacted]")
+            record.msg, record.args = text, None
+        return True
+
+
+class _StderrFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, "APPLIANCE_EVENT", "")
+        prefix = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname.lower():7}"
+        return f"{prefix} {'[' + event + '] ' if event else ''}{record.getMessage()}"
+
+
+def configure_logging(
+    level: str, environ: Mapping[str, str], redact: RedactSecrets
+) -> logging.Handler:
+    """Journal when systemd gave us one (JOURNAL_STREAM), stderr otherwise."""
+    handler: logging.Handler
+    if environ.get("JOURNAL_STREAM") and _sd_journal is not None:
+        # Every UPPERCASE extra= key becomes a journal field (APPLIANCE_EVENT=posted).
+        handler = _sd_journal.JournalHandler(SYSLOG_IDENTIFIER="appliance")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_StderrFormatter())
+    handler.addFilter(redact)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # websocket-client and urllib3 log connection details we report ourselves.
+    for noisy in ("websocket", "urllib3", "requests_oauthlib", "oauthlib", "tweepy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler

@@ -1,0 +1,61 @@
+"""The outbox on disk: states, order, crash recovery."""
+
+import sqlite3
+
+from appliance.outbox import FAILED, POSTED, QUEUED, SENDING, WAITING, Outbox
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_entries_survive_reopening_and_keep_order(tmp_path):
+    path = tmp_path / "state" / "outbox.sqlite3"
+    with Outbox(path) as outbox:
+        first = outbox.add("one", "button")
+        outbox.add("two", "voice")
+    with Outbox(path) as outbox:
+        assert outbox.next_due().id == first
+        assert [e.text for e in outbox.entries()] == ["two", "one"]
+
+
+def test_wal_and_full_sync(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    Outbox(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_waiting_entries_become_due_at_their_time(tmp_path):
+    clock = Clock()
+    with Outbox(tmp_path / "o.db", clock) as outbox:
+        entry = outbox.add("later", "button")
+        outbox.mark_sending(entry)
+        outbox.mark_waiting(entry, clock.now + 30, "X answered 503")
+        assert outbox.next_due() is None
+        assert outbox.next_attempt_at() == clock.now + 30
+        clock.now += 31
+        due = outbox.next_due()
+        assert due.id == entry and due.state == WAITING and due.attempts == 1
+
+
+def test_recover_requeues_entries_caught_sending(tmp_path):
+    path = tmp_path / "o.db"
+    with Outbox(path) as outbox:
+        a = outbox.add("sent?", "button")
+        b = outbox.add("done", "button")
+        outbox.mark_sending(a)
+        outbox.mark_sending(b)
+        outbox.mark_posted(b, "99")
+    with Outbox(path) as outbox:
+        assert outbox.recover() == 1
+        assert outbox.get(a).state == QUEUED and outbox.get(a).attempts == 1
+        assert outbox.get(b).state == POSTED and outbox.get(b).post_id == "99"
+        outbox.mark_sending(a)
+        assert outbox.get(a).state == SENDING
+        outbox.mark_failed(a, "X said no")
+        assert outbox.get(a).state == FAILED and outbox.next_due() is None
