@@ -125,14 +125,14 @@ def _on_sentence(
     if command is None:
         # A new sentence replaces the old candidate: the device offers what you just said.
         return replace(state, candidate=Candidate(text, now)), [
-            Log("candidate", f"Heard: {text!r}. Press the button or say 'tweet that' to post it.")
+            Log("candidate", f"Heard “{text}” — press the button or say “tweet that” to post it.")
         ]
     if command.command is Command.DISCARD:
         return _discard(state, "voice")
     if command.text:
         return _queue(state), [
+            Log("confirmed", f"Confirmed by voice: “{command.text}”"),
             QueuePost(command.text, "voice"),
-            Log("confirmed", f"Confirmed by voice: {command.text!r}."),
         ]
     return _confirm(state, now, settings, "voice")
 
@@ -159,8 +159,8 @@ def _confirm(
         return flashed, [Log("refused", f"Nothing to post ({source}): no sentence is waiting.")]
     queued = _queue(replace(state, candidate=None))
     return queued, [
+        Log("confirmed", f"Confirmed by {source}: “{candidate.text}”"),
         QueuePost(candidate.text, source),
-        Log("confirmed", f"Confirmed by {source}: {candidate.text!r}."),
     ]
 
 
@@ -175,7 +175,7 @@ def _on_post_result(
         return replace(
             state,
             x_problem=event.detail,
-            x_rate_limited="rate limit" in event.detail.lower(),
+            x_rate_limited=event.is_rate_limited,
         ), []
     in_flight = max(0, state.posts_in_flight - 1)
     if event.outcome == "posted":

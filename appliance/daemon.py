@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import alsaaudio
 import websocket
 
 from appliance import core
@@ -77,9 +78,11 @@ class Daemon:
             connect_timeout_seconds=settings.assemblyai.connect_timeout_seconds,
             terminate_timeout_seconds=settings.assemblyai.terminate_timeout_seconds,
         )
-        mic_options = {"pcm_factory": parts.pcm_factory} if parts.pcm_factory else {}
         self.microphone = CaptureLoop(
-            settings.audio.device, self.link.send_audio, self.events.put, **mic_options
+            settings.audio.device,
+            self.link.send_audio,
+            self.events.put,
+            pcm_factory=parts.pcm_factory or alsaaudio.PCM,
         )
         self.panel = _open_panel(settings, parts.pin_factory, self.events.put)
         self._pattern: Pattern | None = None

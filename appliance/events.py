@@ -77,6 +77,7 @@ class PostResult:
     detail: str = ""
     # True when the failure needs the user (bad keys, no write permission).
     needs_user: bool = False
+    is_rate_limited: bool = False  # X answered 429; the entry waits for X's reset
 
 
 @dataclass(frozen=True)

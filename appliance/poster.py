@@ -119,4 +119,6 @@ class Poster:
             detail,
             extra={"APPLIANCE_EVENT": "post_retrying", "OUTBOX_ID": entry.id},
         )
-        self._emit(PostResult(entry.id, "retrying", "", detail))
+        self._emit(
+            PostResult(entry.id, "retrying", "", detail, is_rate_limited=outcome.is_rate_limited)
+        )

@@ -161,7 +161,7 @@ class SpeechLink:
         self._drain_queue()
         self._is_up.set()
         if self._last_problem:
-            log.info("Speech link back after: %s", self._last_problem)
+            log.info("Speech link is back (it was down: %s)", self._last_problem)
             self._last_problem = ""
         log.info(
             "Speech session %s opened",

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 
 try:
-    from systemd import daemon as _sd_daemon
-    from systemd import journal as _sd_journal
+    # C extensions: mypy cannot see them.
+    from systemd import daemon as _sd_daemon  # type: ignore[attr-defined]
+    from systemd import journal as _sd_journal  # type: ignore[attr-defined]
 except ImportError:  # a development machine without systemd-python
     _sd_daemon = None
     _sd_journal = None

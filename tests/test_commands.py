@@ -1,4 +1,4 @@
-"""Voice commands survive what the service's formatting adds; ordinary sentences are not commands."""
+"""Voice commands survive the service's formatting; ordinary sentences are not commands."""
 
 import pytest
 
@@ -7,7 +7,15 @@ from appliance.commands import Command, VoiceCommand, parse_command
 
 @pytest.mark.parametrize(
     "sentence",
-    ["Tweet that.", "Tweet. That!", "tweet, that", "Tweet.", "TWEET THAT!", "Tweet this.", "Tweet it."],
+    [
+        "Tweet that.",
+        "Tweet. That!",
+        "tweet, that",
+        "Tweet.",
+        "TWEET THAT!",
+        "Tweet this.",
+        "Tweet it.",
+    ],
 )
 def test_confirm_phrases(sentence):
     assert parse_command(sentence) == VoiceCommand(Command.CONFIRM)

@@ -1,4 +1,4 @@
-"""Configuration: the example file is valid and complete; bad input names file, key and expectation."""
+"""Configuration: the example is valid and complete; bad input names file, key, expectation."""
 
 import dataclasses
 import tomllib

@@ -10,7 +10,9 @@ def top(low, high):
     return high
 
 
-@pytest.mark.parametrize(("failures", "ceiling"), [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (50, 60)])
+@pytest.mark.parametrize(
+    ("failures", "ceiling"), [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (50, 60)]
+)
 def test_backoff_ceiling_doubles_to_the_cap(failures, ceiling):
     assert backoff_seconds(failures, cap_seconds=60, uniform=top) == ceiling
     assert backoff_seconds(failures, cap_seconds=60, uniform=lambda a, b: a) == 0

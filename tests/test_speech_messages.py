@@ -7,14 +7,24 @@ from appliance.speech_messages import Begin, Malformed, ServerError, Termination
 
 
 def turn(**fields):
-    message = {"type": "Turn", "turn_order": 0, "turn_is_formatted": False, "end_of_turn": False,
-               "transcript": "", "end_of_turn_confidence": 0.5, "words": [], "utterance": ""}
+    message = {
+        "type": "Turn",
+        "turn_order": 0,
+        "turn_is_formatted": False,
+        "end_of_turn": False,
+        "transcript": "",
+        "end_of_turn_confidence": 0.5,
+        "words": [],
+        "utterance": "",
+    }
     message.update(fields)
     return json.dumps(message)
 
 
 def test_begin_and_termination():
-    assert parse_message('{"type":"Begin","id":"abc","expires_at":1700000000}') == Begin("abc", 1.7e9)
+    assert parse_message('{"type":"Begin","id":"abc","expires_at":1700000000}') == Begin(
+        "abc", 1.7e9
+    )
     assert parse_message(
         '{"type":"Termination","audio_duration_seconds":7,"session_duration_seconds":8}'
     ) == Termination(7, 8)
@@ -27,8 +37,12 @@ def test_partials_and_the_formatted_final():
         "mondays are the worst"
     )
     final = parse_message(
-        turn(transcript="Mondays are the worst.", end_of_turn=True, turn_is_formatted=True,
-             turn_order=3),
+        turn(
+            transcript="Mondays are the worst.",
+            end_of_turn=True,
+            turn_is_formatted=True,
+            turn_order=3,
+        ),
         session_id="s1",
     )
     assert final == SentenceFinished("Mondays are the worst.", 3, "s1")

@@ -1,0 +1,447 @@
+"""A local stand-in of X's API v2 (post, delete, me) that checks real OAuth 1.0a signatures."""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import math
+import secrets
+import signal
+import socket
+import string
+import sys
+import threading
+import time
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
+
+from appliance.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MAX_POST_WEIGHT = 280
+TIMESTAMP_LIFETIME_SECONDS = 600
+RATE_LIMIT_POSTS = 100  # X's documented per-user limit for POST /2/tweets ...
+RATE_WINDOW_SECONDS = 15 * 60  # ... per 15-minute window
+USER_24H_LIMIT_POSTS = 17  # what X's free tier reports in x-user-limit-24hour-limit
+FAULT_KINDS = ("503", "429", "401", "403", "hang")
+_KEY_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+CREDENTIAL_FILES = tuple(f"x_{name}" for name in _KEY_NAMES)  # as the daemon reads them
+DEFAULT_PORT = 8089
+_TWITTER_EPOCH_MS = 1288834974657  # X's snowflake ids count milliseconds from here
+_Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
+
+
+def _problem(status: int, title: str, detail: str, kind: str = "about:blank") -> dict[str, Any]:
+    return {"title": title, "detail": detail, "type": kind, "status": status}
+
+
+UNAUTHORIZED = _problem(401, "Unauthorized", "Unauthorized")
+DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+DUPLICATE = _problem(403, "Forbidden", DUPLICATE_DETAIL)
+_PERMISSIONS_DETAIL = (  # what X answers an app without "Read and write" permission
+    "Your client app is not configured with the appropriate oauth1 app permissions"
+    " for this endpoint."
+)
+_PERMISSIONS_TYPE = "https://api.twitter.com/2/problems/oauth1-permissions"
+NOT_PERMITTED = _problem(403, "Forbidden", _PERMISSIONS_DETAIL, _PERMISSIONS_TYPE)
+UNAVAILABLE = _problem(503, "Service Unavailable", "Service Unavailable")
+TOO_MANY_REQUESTS = _problem(429, "Too Many Requests", "Too Many Requests")
+
+
+@dataclass(frozen=True)
+class StandinPost:
+    """A post the stand-in accepted."""
+
+    id: str
+    text: str
+    received_at: float  # time.time() seconds
+
+
+_LIGHT_CODE_POINTS = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # weigh 1, others 2
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length, except that URLs count as typed rather than as 23."""
+    normalized = unicodedata.normalize("NFC", text)
+    return sum(
+        1 if any(low <= ord(char) <= high for low, high in _LIGHT_CODE_POINTS) else 2
+        for char in normalized
+    )
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class _Validator(RequestValidator):
+    """Knows one app and one user, and remembers nonces so that a replayed request fails."""
+
+    enforce_ssl = False  # the stand-in speaks plain HTTP on loopback
+    client_key_length = (1, 200)  # oauthlib's default 20-30 refuses real X keys (25-50)
+    access_token_length = (1, 200)
+    nonce_length = (1, 200)
+    safe_characters = frozenset(string.ascii_letters + string.digits + "-_")
+    timestamp_lifetime = TIMESTAMP_LIFETIME_SECONDS
+    dummy_client = "dummy-client"
+    dummy_access_token = "dummy-access-token"
+
+    def __init__(self, keys: tuple[str, str, str, str]) -> None:
+        super().__init__()
+        self.consumer_key, self._consumer_secret, self.access_token, self._token_secret = keys
+        # A random secret for unknown keys: nobody can sign with it, yet checking costs the same.
+        self._dummy_secret = secrets.token_hex(16)
+        self._lock = threading.Lock()
+        self._seen_nonces: dict[tuple[str, str, str], int] = {}
+
+    def validate_client_key(self, client_key: str, request: Any) -> bool:
+        return _same(client_key, self.consumer_key)
+
+    def get_client_secret(self, client_key: str, request: Any) -> str:
+        return self._consumer_secret if _same(client_key, self.consumer_key) else self._dummy_secret
+
+    def get_access_token_secret(self, client_key: str, token: str, request: Any) -> str:
+        return self._token_secret if _same(token, self.access_token) else self._dummy_secret
+
+    def validate_timestamp_and_nonce(
+        self, client_key: str, timestamp: str, nonce: str, request: Any, **kwargs: Any
+    ) -> bool:
+        now_seconds = time.time()
+        if now_seconds - int(timestamp) > TIMESTAMP_LIFETIME_SECONDS:
+            return False
+        key = (client_key, timestamp, nonce)
+        with self._lock:
+            # Older nonces fail the timestamp check anyway: forgetting them bounds memory.
+            for old_key, old_timestamp in list(self._seen_nonces.items()):
+                if now_seconds - old_timestamp > TIMESTAMP_LIFETIME_SECONDS:
+                    del self._seen_nonces[old_key]
+            if key in self._seen_nonces:
+                return False
+            self._seen_nonces[key] = int(timestamp)
+        return True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as X's front end does
+    server_version = "x-standin"
+    sys_version = ""
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.standin._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.standin._track(self.connection, open_=False)
+        super().finish()
+
+    def _dispatch(self) -> None:
+        self.server.standin._serve(self, self.command)
+
+    do_GET = do_POST = do_DELETE = _dispatch
+
+    def send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server answers malformed requests in HTML; X answers everything in JSON.
+        self.close_connection = True
+        phrase = self.responses.get(code, ("Error",))[0]
+        self.send_json(code, _problem(code, phrase, message or phrase), {"Connection": "close"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    standin: XStandin
+
+
+class XStandin:
+    """X's API v2 for one app and one user, on a real socket, served from a background thread."""
+
+    def __init__(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        access_token: str,
+        access_token_secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        keys = (consumer_key, consumer_secret, access_token, access_token_secret)
+        self._validator = _Validator(keys)
+        self._endpoint = SignatureOnlyEndpoint(self._validator)
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._posts_changed = threading.Condition(self._lock)
+        self._posts: dict[str, StandinPost] = {}
+        self._faults: deque[tuple[str, dict[str, Any]]] = deque()
+        self._window_post_times: deque[float] = deque()  # accepted in the last 15 minutes
+        self._sequence = 0
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the X stand-in is already started")
+        self._server = _Server(self._address, _Handler)
+        self._server.standin = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="x-standin"
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()  # releases "hang" handlers
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:  # idle keep-alive readers would otherwise linger
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> XStandin:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the X stand-in has no URL before start()")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # ---- what tests and the CLI look at ------------------------------------------
+
+    @property
+    def posts(self) -> list[StandinPost]:
+        """The posts now on the stand-in, oldest first (deleted ones are gone)."""
+        with self._lock:
+            return list(self._posts.values())
+
+    def wait_for_posts(self, n: int, timeout: float) -> bool:
+        with self._posts_changed:
+            return self._posts_changed.wait_for(lambda: len(self._posts) >= n, timeout)
+
+    def inject(self, kind: str, count: int = 1, **kw: Any) -> None:
+        """Answer the next `count` POSTs with a fault instead of handling them.
+
+        "429" takes reset_in_seconds (default 900) and user_24h (the 24-hour user limit
+        rather than the 15-minute window); "hang" reads the request and never answers.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
+        allowed = {"reset_in_seconds", "user_24h"} if kind == "429" else set()
+        if set(kw) - allowed:
+            raise TypeError(f"fault {kind!r} takes no {sorted(set(kw) - allowed)}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._faults.extend([(kind, dict(kw))] * count)
+
+    # ---- request handling (handler threads) --------------------------------------
+
+    def _track(self, connection: socket.socket, open_: bool) -> None:
+        with self._lock:
+            (self._connections.add if open_ else self._connections.discard)(connection)
+
+    def _serve(self, handler: _Handler, method: str) -> None:
+        try:
+            length = int(handler.headers.get("Content-Length") or 0)
+        except ValueError:
+            handler.send_error(400, "Content-Length is not a number.")
+            return
+        body = handler.rfile.read(length) if length > 0 else b""
+        with self._lock:
+            fault = self._faults.popleft() if method == "POST" and self._faults else None
+        if fault is not None:
+            status, payload, headers = self._fault_answer(*fault)
+        elif not self._is_signed(handler, method, body):
+            status, payload, headers = 401, UNAUTHORIZED, {}
+        else:
+            status, payload, headers = self._route(method, handler.path.split("?")[0], body)
+        if status == 0:  # "hang": hold the connection, answer nothing
+            self._stopping.wait()
+            handler.close_connection = True
+            return
+        handler.send_json(status, payload, headers)
+
+    def _is_signed(self, handler: _Handler, method: str, body: bytes) -> bool:
+        # Verify against the URL the client reached (and so signed), not api.twitter.com.
+        host = handler.headers.get("Host") or "{}:{}".format(*handler.server.server_address[:2])
+        uri = f"http://{host}{handler.path}"
+        try:
+            valid, request = self._endpoint.validate_request(
+                uri, method, body.decode("utf-8", "replace"), dict(handler.headers)
+            )
+        except ValueError:  # oauthlib's answer to a malformed Authorization header
+            return False
+        # SignatureOnlyEndpoint never checks the token itself, only its secret.
+        return valid and _same(request.resource_owner_key, self._validator.access_token)
+
+    def _fault_answer(self, kind: str, kw: dict[str, Any]) -> _Answer:
+        if kind != "429":
+            simple = {"hang": (0, {}), "503": (503, UNAVAILABLE), "401": (401, UNAUTHORIZED)}
+            status, payload = simple.get(kind, (403, NOT_PERMITTED))
+            return status, payload, {}
+        reset = str(math.ceil(time.time() + float(kw.get("reset_in_seconds", 900))))
+        if not kw.get("user_24h", False):
+            limit = {"limit": str(RATE_LIMIT_POSTS), "remaining": "0", "reset": reset}
+            return 429, TOO_MANY_REQUESTS, {f"x-rate-limit-{k}": v for k, v in limit.items()}
+        # The 24-hour user limit: the 15-minute window still has room.
+        with self._lock:
+            headers = self._window_headers(time.time())
+        limit = {"limit": str(USER_24H_LIMIT_POSTS), "remaining": "0", "reset": reset}
+        headers.update({f"x-user-limit-24hour-{k}": v for k, v in limit.items()})
+        return 429, TOO_MANY_REQUESTS, headers
+
+    def _route(self, method: str, path: str, body: bytes) -> _Answer:
+        if method == "POST" and path == "/2/tweets":
+            return self._create_post(body)
+        if method == "DELETE" and path.startswith("/2/tweets/"):
+            return self._delete_post(path.removeprefix("/2/tweets/"))
+        if method == "GET" and path == "/2/users/me":
+            return 200, {"data": {"id": "1", "name": "Stand-in", "username": "standin"}}, {}
+        return 404, _problem(404, "Not Found", f"No route {method} {path}."), {}
+
+    def _create_post(self, body: bytes) -> _Answer:
+        try:
+            text = json.loads(body).get("text")
+        except (ValueError, AttributeError):
+            return 400, _problem(400, "Invalid Request", "The body is not a JSON object."), {}
+        if not isinstance(text, str) or not text.strip():
+            return 400, _problem(400, "Invalid Request", "The text field must not be empty."), {}
+        weight = weighted_length(text)
+        if weight > MAX_POST_WEIGHT:
+            detail = f"Your Tweet text is too long: weighted length {weight} > {MAX_POST_WEIGHT}."
+            return 400, _problem(400, "Invalid Request", detail), {}
+        now_seconds = time.time()
+        with self._posts_changed:
+            headers = self._window_headers(now_seconds)
+            if headers["x-rate-limit-remaining"] == "0":
+                return 429, TOO_MANY_REQUESTS, headers
+            if any(post.text == text for post in self._posts.values()):
+                return 403, DUPLICATE, headers
+            self._window_post_times.append(now_seconds)
+            self._sequence += 1
+            milliseconds = int(now_seconds * 1000) - _TWITTER_EPOCH_MS
+            post = StandinPost(str(milliseconds << 22 | self._sequence % 4096), text, now_seconds)
+            self._posts[post.id] = post
+            self._posts_changed.notify_all()
+            headers = self._window_headers(now_seconds)
+        log.info("post %s: %r", post.id, text)
+        return 201, {"data": {"id": post.id, "text": text}}, headers
+
+    def _delete_post(self, post_id: str) -> _Answer:
+        with self._posts_changed:
+            post = self._posts.pop(post_id, None)
+            self._posts_changed.notify_all()
+        if post is None:
+            detail = f"Could not find tweet with id: [{post_id}]."
+            return 404, _problem(404, "Not Found Error", detail), {}
+        log.info("deleted post %s", post_id)
+        return 200, {"data": {"deleted": True}}, {}
+
+    def _window_headers(self, now_seconds: float) -> dict[str, str]:
+        # Call with the lock held. A sliding 15-minute window over accepted posts.
+        times = self._window_post_times
+        while times and times[0] <= now_seconds - RATE_WINDOW_SECONDS:
+            times.popleft()
+        reset = (times[0] if times else now_seconds) + RATE_WINDOW_SECONDS
+        return {
+            "x-rate-limit-limit": str(RATE_LIMIT_POSTS),
+            "x-rate-limit-remaining": str(max(0, RATE_LIMIT_POSTS - len(times))),
+            "x-rate-limit-reset": str(math.ceil(reset)),
+        }
+
+
+# ---- command line ----------------------------------------------------------------
+
+
+def _read_credentials(directory: Path) -> list[str]:
+    values = []
+    for name in CREDENTIAL_FILES:
+        path = directory / name
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(str(path), name, f"a readable file ({error.strerror})") from None
+        if not value:
+            raise ConfigError(str(path), name, "the key in this file; the file is empty")
+        values.append(value)
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m appliance.standins.x_server",
+        description="Serve a local stand-in of X's API that accepts posts signed with your keys.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument(
+        "--credentials-dir",
+        type=Path,
+        default=Path("/etc/appliance/credentials"),
+        help="holds the files " + ", ".join(CREDENTIAL_FILES),
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    try:
+        key, secret, token, token_secret = _read_credentials(args.credentials_dir)
+    except ConfigError as error:
+        print(f"x_server: {error}", file=sys.stderr)
+        return 2
+    stop_requested = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop_requested.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        standin = XStandin(key, secret, token, token_secret, args.host, args.port)
+        with standin:
+            log.info("X stand-in listening on %s", standin.url)
+            stop_requested.wait()
+            log.info("stopping")
+    except OSError as error:
+        print(f"x_server: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared fixtures: spoken audio (espeak-ng) cached for the whole run, and the sandbox."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.speech_audio import silence, speech_pcm
+
+AUDIO_CACHE = Path(__file__).parent.parent / ".cache" / "test-audio"
+
+
+@pytest.fixture(scope="session")
+def speak():
+    """speak(text) -> the sentence as 16 kHz mono S16_LE, with a pause after it."""
+
+    def _speak(text: str, pause_seconds: float = 1.5) -> bytes:
+        return speech_pcm(text, AUDIO_CACHE) + silence(pause_seconds)
+
+    return _speak
+
+
+def wait_until(predicate, timeout_seconds: float, interval_seconds: float = 0.05) -> bool:
+    """Poll `predicate` until it is true or the timeout passes."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_seconds)
+    return bool(predicate())
+
+
+@pytest.fixture
+def stop_event():
+    event = threading.Event()
+    yield event
+    event.set()
