@@ -30,11 +30,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
         return _run(args.config)
+    if args.command == "demo":
+        from pathlib import Path
+
+        from appliance.demo import run_demo
+
+        credentials = Path(args.credentials) if args.credentials else None
+        return run_demo(
+            keep_running=args.keep_running, device=args.device, credentials_dir=credentials
+        )
     if args.command == "devices":
         from appliance.microphone import list_devices
 
         print(list_devices())
         return EX_OK
+    if args.command == "doctor":
+        from appliance.doctor import run_doctor
+
+        return run_doctor(args.config, os.environ, is_offline=args.offline)
+    if args.command == "setup":
+        from appliance.setup_keys import run_setup
+
+        from_dir = args.from_dir
+        return run_setup(args.config, os.environ, args.non_interactive, from_dir)
     parser.print_help()
     return EX_USAGE
 
@@ -52,11 +70,39 @@ def _parser() -> argparse.ArgumentParser:
         help="configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)",
     )
     commands.add_parser("devices", help="list ALSA capture devices and sound cards")
+    demo = commands.add_parser(
+        "demo",
+        help="see it work: the real daemon, a spoken recording, local stand-ins of "
+        "AssemblyAI and X, simulated GPIO",
+    )
+    demo.add_argument(
+        "--keep-running", action="store_true", help="keep listening after the recording"
+    )
+    demo.add_argument(
+        "--device", help="listen to this ALSA capture device instead of the recording"
+    )
+    demo.add_argument(
+        "--credentials",
+        metavar="DIR",
+        help="stream to AssemblyAI itself with DIR/assemblyai_api_key (X stays a stand-in)",
+    )
     standin = commands.add_parser(
         "standin",
         help="run a local stand-in of AssemblyAI or X (see `appliance standin speech -h`)",
     )
     standin.add_argument("which", choices=["speech", "x"])
+    config_help = "configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)"
+    doctor = commands.add_parser("doctor", help="check the installation, one line per check")
+    doctor.add_argument("--config", help=config_help)
+    doctor.add_argument("--offline", action="store_true", help="skip the network checks")
+    setup = commands.add_parser("setup", help="enter the keys (asked without echo; run as root)")
+    setup.add_argument("--config", help=config_help)
+    setup.add_argument(
+        "--non-interactive",
+        action="store_true",
+        help="read keys from $APPLIANCE_<NAME> (e.g. APPLIANCE_ASSEMBLYAI_API_KEY) or --from-dir",
+    )
+    setup.add_argument("--from-dir", help="a directory holding one file per key, named as the key")
     return parser
 
 

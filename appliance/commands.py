@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 class Command(enum.Enum):
     CONFIRM = "confirm"  # post the candidate, or the text that follows
-    DISCARD = "discard"  # drop the candidate
+    DISCARD = "discard"  # drop the candidate (or stop a post still in its grace period)
+    DELETE = "delete"  # delete the last post from X
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,17 @@ _DISCARD_PHRASES = {
     ("scratch", "that"),
     ("forget", "it"),
     ("forget", "that"),
+}
+_DELETE_PHRASES = {
+    ("delete", "that"),
+    ("delete", "it"),
+    ("delete", "this"),
+    ("delete", "that", "tweet"),
+    ("delete", "that", "post"),
+    ("delete", "the", "last", "one"),
+    ("delete", "the", "last", "tweet"),
+    ("delete", "the", "last", "post"),
+    ("undo", "that"),
 }
 # The service formats turns ("Tweet that.", "Tweet. That!", "tweet, that"): words are
 # compared without case or punctuation.
@@ -50,6 +62,8 @@ def parse_command(sentence: str) -> VoiceCommand | None:
         return VoiceCommand(Command.CONFIRM)
     if words in _DISCARD_PHRASES:
         return VoiceCommand(Command.DISCARD)
+    if words in _DELETE_PHRASES:
+        return VoiceCommand(Command.DELETE)
     if len(words) > 2 and words[0] == "tweet" and words[1] in ("that", "this"):
         match = _TWEET_THAT_TEXT.match(sentence)
         if match and words_of(match["text"]):

@@ -41,6 +41,7 @@ class XSettings:
     dry_run: bool = False
     request_timeout_seconds: float = 10.0
     retry_max_seconds: float = 300.0
+    over_length: str = "shorten"  # a text over 280 (X's count): "shorten" or "refuse"
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,15 @@ class GpioSettings:
     green_pin: int = 22
     amber_pin: int = 23
     red_pin: int = 24
+    rgb_red_pin: int = 5
+    rgb_green_pin: int = 6
+    rgb_blue_pin: int = 13
     active_high: bool = True
     brightness: float = 1.0
     hold_seconds: float = 1.5
     long_hold_seconds: float = 4.0
+    mute_switch_pin: int = 0  # 0: no switch (BCM 0 is the HAT EEPROM's, never a switch)
+    start_muted: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class ConfirmSettings:
     """How confirmation works."""
 
     candidate_window_seconds: float = 60.0
+    grace_seconds: float = 3.0
+    delete_window_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class ControlSettings:
     """The control socket used by `appliance status`, `confirm`, …"""
 
     socket: str = "/run/appliance/control.sock"
+    request_timeout_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,7 @@ class Settings:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
+    "x.over_length": ("shorten", "refuse"),
     "gpio.layout": ("separate", "rgb"),
     "gpio.pin_factory": ("", "mock", "lgpio", "rpigpio", "pigpio", "native"),
     "log.level": ("debug", "info", "warning", "error"),

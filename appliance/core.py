@@ -12,20 +12,27 @@ from dataclasses import dataclass, replace
 from appliance.commands import Command, parse_command
 from appliance.events import (
     ButtonPressed,
+    DeletePost,
+    DeleteResult,
     DiscardRequested,
     Effect,
     Event,
     LinkDown,
+    LinkIdle,
     LinkUp,
     Log,
     MicrophoneState,
+    MuteChanged,
+    MuteToggled,
     PartialText,
     PostResult,
     QueuePost,
     SentenceFinished,
+    SetMuted,
     Tick,
 )
 from appliance.leds import Pattern
+from appliance.post_text import SHORTEN, prepare
 
 # The service closes with 1008 for a bad key or an account without balance.
 CLOSE_UNAUTHORISED = 1008
@@ -38,6 +45,12 @@ class CoreSettings:
     candidate_window_seconds: float = 60.0  # a candidate older than this is never posted
     posted_flash_seconds: float = 3.0  # how long the LEDs say "posted"
     refused_flash_seconds: float = 1.0  # how long the LEDs say "nothing to confirm"
+    # A confirmed text waits this long (a second press or "cancel" stops it) before it is
+    # queued; 0 queues at once. The daemon passes [confirm] grace_seconds.
+    grace_seconds: float = 0.0
+    delete_window_seconds: float = 300.0  # "delete that" reaches back this far
+    over_length: str = SHORTEN  # "shorten" | "refuse" a text X would count as over 280
+    candidate_ending_seconds: float = 10.0  # the last seconds of the window pulse faster
 
 
 @dataclass(frozen=True)
@@ -47,10 +60,20 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A confirmed text in its grace period: queued at `post_at` unless cancelled first."""
+
+    text: str
+    confirmed_by: str
+    post_at: float  # monotonic seconds
+
+
+@dataclass(frozen=True)
 class State:
     """Everything the appliance knows; changed only by `step`."""
 
-    link: str = "connecting"  # "connecting" (never up yet) | "up" | "down"
+    # "connecting" (never up yet) | "up" | "down" | "idle" (no session by design)
+    link: str = "connecting"
     link_detail: str = ""
     link_retry_at: float | None = None
     link_unauthorised: bool = False
@@ -64,8 +87,12 @@ class State:
     x_rate_limited: bool = False
     x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
     last_post_id: str = ""
+    last_posted_at: float | None = None  # when last_post_id was posted (monotonic seconds)
+    pending: Pending | None = None  # confirmed, in its grace period, not yet in the outbox
+    last_queued_text: str = ""  # the same text confirmed twice in a row is posted once
     flash: Pattern | None = None
     flash_until: float = 0.0
+    is_muted: bool = False  # privacy: no speech session, nothing can be confirmed
 
 
 def step(
@@ -73,13 +100,24 @@ def step(
 ) -> tuple[State, list[Effect]]:
     """Apply one event at time `now`; return the new state and the effects to carry out."""
     state = _expire(state, now, settings)
+    if state.pending is not None and now >= state.pending.post_at:
+        # The grace period ended (any event, not only a Tick, notices it).
+        state, released = _release(state)
+        state, effects = step(state, event, now, settings)
+        return state, released + effects
     if isinstance(event, Tick):
         return _expire_logged(state, now, settings)
     if isinstance(event, PartialText):
         return replace(state, partial=event.text), []
     if isinstance(event, SentenceFinished):
         return _on_sentence(replace(state, partial=""), event, now, settings)
+    if isinstance(event, MuteToggled):
+        return _set_muted(state, not state.is_muted, event.source)
+    if isinstance(event, MuteChanged):
+        return _set_muted(state, event.is_muted, event.source)
     if isinstance(event, ButtonPressed):
+        if state.is_muted:
+            return _refuse(state, now, settings, f"Muted: confirming is off ({event.source}).")
         return _confirm(state, now, settings, event.source)
     if isinstance(event, DiscardRequested):
         return _discard(state, event.source)
@@ -108,10 +146,17 @@ def step(
             ),
             [],
         )
+    if isinstance(event, LinkIdle):
+        # No session by design (nobody speaking, or muted): listening, not down. A
+        # refused key stays shown until a session opens.
+        state = replace(state, link="idle", link_detail="", link_retry_at=None)
+        return replace(state, session_id="", partial=""), []
     if isinstance(event, MicrophoneState):
         return replace(state, microphone_ok=event.is_ok, microphone_detail=event.detail), []
     if isinstance(event, PostResult):
         return _on_post_result(state, event, now, settings)
+    if isinstance(event, DeleteResult):
+        return _on_delete_result(state, event, now, settings)
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -129,15 +174,42 @@ def _on_sentence(
         ]
     if command.command is Command.DISCARD:
         return _discard(state, "voice")
+    if command.command is Command.DELETE:
+        return _delete(state, now, settings)
     if command.text:
-        return _queue(state), [
-            Log("confirmed", f"Confirmed by voice: “{command.text}”"),
-            QueuePost(command.text, "voice"),
-        ]
+        return _start_post(state, command.text, "voice", now, settings)
     return _confirm(state, now, settings, "voice")
 
 
+def _set_muted(state: State, is_muted: bool, source: str) -> tuple[State, list[Effect]]:
+    if is_muted == state.is_muted:
+        # Still carried out: the switch repeats its position, and repeating is harmless.
+        return state, [SetMuted(is_muted)]
+    if not is_muted:
+        return replace(state, is_muted=False), [
+            SetMuted(False),
+            Log("unmuted", f"Unmuted ({source}): listening again."),
+        ]
+    # A sentence heard before muting is dropped too: muting means "not this, not now".
+    dropped = f" Dropped {state.candidate.text!r}." if state.candidate else ""
+    return replace(state, is_muted=True, candidate=None, partial=""), [
+        SetMuted(True),
+        Log("muted", f"Muted ({source}): no audio leaves the device.{dropped}"),
+    ]
+
+
+def _refuse(
+    state: State, now: float, settings: CoreSettings, message: str
+) -> tuple[State, list[Effect]]:
+    flashed = replace(
+        state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
+    )
+    return flashed, [Log("refused", message)]
+
+
 def _discard(state: State, source: str) -> tuple[State, list[Effect]]:
+    if state.pending is not None:
+        return _cancel_pending(state, source)
     if state.candidate is None:
         return state, [Log("discarded", f"Nothing to discard ({source}).")]
     return replace(state, candidate=None), [
@@ -149,6 +221,10 @@ def _confirm(
     state: State, now: float, settings: CoreSettings, source: str
 ) -> tuple[State, list[Effect]]:
     candidate = state.candidate
+    if state.pending is not None and source != "voice":
+        return _cancel_pending(state, source)  # a second press within the grace period
+    if candidate is None and state.pending is not None:
+        return state, [Log("duplicate", f"Already posting “{state.pending.text}” ({source}).")]
     if candidate is None or now - candidate.heard_at > settings.candidate_window_seconds:
         flashed = replace(
             state,
@@ -157,15 +233,98 @@ def _confirm(
             flash_until=now + settings.refused_flash_seconds,
         )
         return flashed, [Log("refused", f"Nothing to post ({source}): no sentence is waiting.")]
-    queued = _queue(replace(state, candidate=None))
-    return queued, [
-        Log("confirmed", f"Confirmed by {source}: “{candidate.text}”"),
-        QueuePost(candidate.text, source),
+    return _start_post(replace(state, candidate=None), candidate.text, source, now, settings)
+
+
+def _start_post(
+    state: State, text: str, source: str, now: float, settings: CoreSettings
+) -> tuple[State, list[Effect]]:
+    """A confirmation: check the text, then hold it for the grace period or queue it."""
+    prepared = prepare(text, settings.over_length)
+    if prepared.refused:
+        refused = replace(
+            state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
+        )
+        message = (
+            f"Not posting “{text}”: {prepared.refused}. Say it shorter, or set "
+            '[x] over_length = "shorten".'
+        )
+        return refused, [Log("refused_length", message, "warning")]
+    text = prepared.text
+    pending = state.pending
+    if text == state.last_queued_text or (pending is not None and pending.text == text):
+        message = f"“{text}” was just confirmed; posting it once ({source})."
+        return state, [Log("duplicate", message)]
+    effects: list[Effect] = [Log("confirmed", f"Confirmed by {source}: “{text}”")]
+    if prepared.shortened:
+        weight = prepared.weighted_length
+        effects.append(Log("shortened", f"Shortened to {weight} characters (X's count) to fit."))
+    if pending is not None:  # a new confirmation ends the old one's grace period
+        state, released = _release(state)
+        effects = released + effects
+    if settings.grace_seconds <= 0:
+        state, released = _release(replace(state, pending=Pending(text, source, now)))
+        return state, effects + released
+    grace = settings.grace_seconds
+    effects.append(
+        Log("grace", f"Posting in {grace:g} s: press the button again or say “cancel” to stop it.")
+    )
+    return replace(state, pending=Pending(text, source, now + grace)), effects
+
+
+def _release(state: State) -> tuple[State, list[Effect]]:
+    """The pending text goes to the outbox."""
+    pending = state.pending
+    assert pending is not None
+    queued = replace(
+        state,
+        pending=None,
+        last_queued_text=pending.text,
+        posts_in_flight=state.posts_in_flight + 1,
+    )
+    return queued, [QueuePost(pending.text, pending.confirmed_by)]
+
+
+def _cancel_pending(state: State, source: str) -> tuple[State, list[Effect]]:
+    pending = state.pending
+    assert pending is not None
+    return replace(state, pending=None), [
+        Log("cancelled", f"Cancelled ({source}): “{pending.text}” will not be posted.")
     ]
 
 
-def _queue(state: State) -> State:
-    return replace(state, posts_in_flight=state.posts_in_flight + 1)
+def _delete(state: State, now: float, settings: CoreSettings) -> tuple[State, list[Effect]]:
+    if state.pending is not None:  # not on X yet: stopping it is the undo
+        return _cancel_pending(state, "voice")
+    posted_at = state.last_posted_at
+    if state.last_post_id and posted_at is not None:
+        if now - posted_at <= settings.delete_window_seconds:
+            post_id = state.last_post_id
+            message = f"Deleting post {post_id} from X."
+            return replace(state, last_post_id="", last_posted_at=None), [
+                Log("delete_requested", message, fields=(("POST_ID", post_id),)),
+                DeletePost(post_id),
+            ]
+    why = f"no post in the last {settings.delete_window_seconds:.0f} s"
+    if state.posts_in_flight:
+        why = "the post is still being sent (`appliance outbox drop ID` stops it)"
+    refused = replace(
+        state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
+    )
+    return refused, [Log("refused", f"Nothing to delete: {why}.")]
+
+
+def _on_delete_result(
+    state: State, event: DeleteResult, now: float, settings: CoreSettings
+) -> tuple[State, list[Effect]]:
+    fields = (("POST_ID", event.post_id),)
+    if event.is_deleted:
+        return state, [Log("deleted", f"Deleted post {event.post_id} from X.", fields=fields)]
+    refused = replace(
+        state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
+    )
+    message = f"Could not delete post {event.post_id}: {event.detail}"
+    return refused, [Log("delete_failed", message, "warning", fields)]
 
 
 def _on_post_result(
@@ -186,6 +345,7 @@ def _on_post_result(
             x_rate_limited=False,
             x_needs_user="",
             last_post_id=event.post_id,
+            last_posted_at=now,
             flash=Pattern.POSTED,
             flash_until=now + settings.posted_flash_seconds,
         )
@@ -196,6 +356,7 @@ def _on_post_result(
         x_problem="",
         x_rate_limited=False,
         x_needs_user=event.detail if event.needs_user else state.x_needs_user,
+        last_queued_text="",  # it failed: confirming the same text again should try again
     ), []
 
 
@@ -218,10 +379,14 @@ def _expire_logged(state: State, now: float, settings: CoreSettings) -> tuple[St
     return state, []
 
 
-def led_pattern(state: State, now: float) -> Pattern:
+def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings()) -> Pattern:
     """The one LED pattern that tells the truth about `state`."""
     if state.flash is not None and now < state.flash_until:
         return state.flash
+    if state.pending is not None:
+        return Pattern.GRACE
+    if state.is_muted:
+        return Pattern.MUTED  # privacy first: the mute light is never hidden by another
     if state.x_needs_user or state.link_unauthorised:
         return Pattern.NOT_AUTHORISED
     if state.microphone_ok is False:
@@ -229,6 +394,9 @@ def led_pattern(state: State, now: float) -> Pattern:
     if state.posts_in_flight:
         return Pattern.RATE_LIMITED if state.x_rate_limited else Pattern.POSTING
     if state.candidate is not None:
+        left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
+        if left <= settings.candidate_ending_seconds:
+            return Pattern.CANDIDATE_ENDING
         return Pattern.CANDIDATE
     if state.link == "connecting":
         return Pattern.CONNECTING
@@ -241,6 +409,14 @@ def led_pattern(state: State, now: float) -> Pattern:
 
 def status_line(state: State, now: float, settings: CoreSettings = CoreSettings()) -> str:
     """The sentence `systemctl status` shows: what the device does, or what is wrong."""
+    if state.pending is not None:
+        left = max(0.0, state.pending.post_at - now)
+        return (
+            f"Posting “{state.pending.text}” in {left:.0f} s — press the button or say "
+            "“cancel” to stop it"
+        )
+    if state.is_muted:
+        return "Muted: no audio leaves the device (long-hold the button or `appliance unmute`)"
     if state.x_needs_user:
         return f"Cannot post: {state.x_needs_user}"
     if state.link_unauthorised:
@@ -251,7 +427,7 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         if state.x_problem:
             return f"Posting held up: {state.x_problem}"
         return "Posting…"
-    if state.link != "up":
+    if state.link not in ("up", "idle"):
         verb = "Connecting" if state.link == "connecting" else "Reconnecting"
         if state.link_retry_at is not None and state.link_retry_at > now:
             wait = state.link_retry_at - now

@@ -139,7 +139,7 @@ class Daemon:
                 entry_id = self.outbox.add(effect.text, effect.confirmed_by)
                 self.poster.wake()
                 log.info(
-                    "Queued post %d: %r",
+                    "Queued post %d: “%s”",
                     entry_id,
                     effect.text,
                     extra={"APPLIANCE_EVENT": "queued", "OUTBOX_ID": entry_id},

@@ -60,6 +60,13 @@ class LinkDown:
 
 
 @dataclass(frozen=True)
+class LinkIdle:
+    """No speech session by design (no one speaking, or muted): listening locally, not down."""
+
+    reason: str = "no speech"
+
+
+@dataclass(frozen=True)
 class MicrophoneState:
     """The microphone opened (`is_ok`) or failed (`detail` says how)."""
 
@@ -81,6 +88,30 @@ class PostResult:
 
 
 @dataclass(frozen=True)
+class DeleteResult:
+    """What became of a "delete that": X deleted the post, or why not."""
+
+    post_id: str
+    is_deleted: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MuteChanged:
+    """Mute (`is_muted`) or unmute: the mute switch, `appliance mute`/`unmute`, start-up."""
+
+    is_muted: bool
+    source: str = "control"  # "switch" | "control" | "start"
+
+
+@dataclass(frozen=True)
+class MuteToggled:
+    """Flip the mute: the button held for the long hold."""
+
+    source: str = "button"
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed; lets the core expire candidates and end LED flashes."""
 
@@ -92,8 +123,12 @@ Event = (
     | DiscardRequested
     | LinkUp
     | LinkDown
+    | LinkIdle
     | MicrophoneState
+    | MuteChanged
+    | MuteToggled
     | PostResult
+    | DeleteResult
     | Tick
 )
 
@@ -118,4 +153,18 @@ class Log:
     fields: tuple[tuple[str, str], ...] = ()  # more journal fields, e.g. (("POST_ID", "12"),)
 
 
-Effect = QueuePost | Log
+@dataclass(frozen=True)
+class DeletePost:
+    """Delete this post from X (the poster thread does it, never the main loop)."""
+
+    post_id: str
+
+
+@dataclass(frozen=True)
+class SetMuted:
+    """Close (`is_muted`) or allow the speech session: while muted no audio leaves."""
+
+    is_muted: bool
+
+
+Effect = QueuePost | DeletePost | Log | SetMuted

@@ -28,6 +28,7 @@ class Pattern(enum.Enum):
     LISTENING = "listening"
     HEARING = "hearing"
     CANDIDATE = "candidate"
+    CANDIDATE_ENDING = "candidate_ending"
     GRACE = "grace"
     POSTING = "posting"
     POSTED = "posted"
@@ -90,6 +91,7 @@ def _pulse(period_seconds: float) -> Look:
 # fast blink = act now / broken, a group of quick flashes = a result. The result groups
 # repeat so the LED is never dark while the core still shows them.
 _WAITING = _pulse(2.0)
+_HURRY = _pulse(0.5)  # the same breath, four times as fast: the window is closing
 _CONNECTING = _blink(0.5, 0.5)
 _FAST = _blink(0.1, 0.1)
 _SLOW = _blink(1.0, 1.0)
@@ -110,6 +112,7 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     Pattern.LISTENING: {"green": _on(DIM)},
     Pattern.HEARING: {"green": _on(BRIGHT)},
     Pattern.CANDIDATE: {"amber": _WAITING},
+    Pattern.CANDIDATE_ENDING: {"amber": _HURRY},
     Pattern.GRACE: {"amber": _FAST},
     Pattern.POSTING: {"green": _TURNS, "amber": _later(_TURNS)},
     Pattern.POSTED: {"green": _POSTED_FLASHES},
@@ -142,6 +145,7 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.LISTENING: (GREEN, _on(DIM)),
     Pattern.HEARING: (GREEN, _on(BRIGHT)),
     Pattern.CANDIDATE: (AMBER, _WAITING),
+    Pattern.CANDIDATE_ENDING: (AMBER, _HURRY),
     Pattern.GRACE: (AMBER, _FAST),
     Pattern.POSTING: (WHITE, _TURNS),
     Pattern.POSTED: (GREEN, _POSTED_FLASHES),
@@ -160,6 +164,7 @@ _MEANING: dict[Pattern, str] = {
     Pattern.LISTENING: "Listening; nothing heard yet.",
     Pattern.HEARING: "Hearing you speak.",
     Pattern.CANDIDATE: "A sentence is waiting: press the button (or say so) to post it.",
+    Pattern.CANDIDATE_ENDING: "The waiting sentence expires within seconds; press now to post it.",
     Pattern.GRACE: "About to post: press again to cancel.",
     Pattern.POSTING: "Posting to X.",
     Pattern.POSTED: "Posted.",

@@ -92,7 +92,7 @@ class Poster:
     def _posted(self, entry: Entry, post_id: str, note: str) -> None:
         self._outbox.mark_posted(entry.id, post_id, note)
         log.info(
-            "Posted %r as %s",
+            "Posted “%s” as %s",
             entry.text,
             post_id or "(id unknown)",
             extra={"APPLIANCE_EVENT": "posted", "POST_ID": post_id, "OUTBOX_ID": entry.id},

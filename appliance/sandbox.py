@@ -18,7 +18,13 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from appliance.config import ASSEMBLYAI_KEY, X_KEYS, load_credentials, load_settings
+from appliance.config import (
+    ASSEMBLYAI_KEY,
+    X_KEYS,
+    AssemblyAISettings,
+    load_credentials,
+    load_settings,
+)
 from appliance.daemon import Daemon, Parts
 from appliance.simulated_mic import (
     RealtimeFeeder,
@@ -88,6 +94,13 @@ class Sandbox:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def use_real_assemblyai(self, credentials_dir: Path) -> None:
+        """Stream to AssemblyAI itself with the user's key (X stays the stand-in)."""
+        key = (Path(credentials_dir) / ASSEMBLYAI_KEY).read_text().strip()
+        (self.credentials_dir / ASSEMBLYAI_KEY).write_text(key + "\n")
+        self.keys[ASSEMBLYAI_KEY] = key
+        self.overrides.setdefault("assemblyai", {})["url"] = AssemblyAISettings().url
+
     def start_standins(self) -> None:
         self.speech.start()
         self.x.start()
@@ -105,7 +118,7 @@ class Sandbox:
         """The configuration the daemon runs with: stand-ins, mock pins, sandbox paths."""
         sections: dict[str, dict[str, object]] = {
             "audio": {"device": self.device or "default"},
-            "assemblyai": {"url": self.speech.url},
+            "assemblyai": {"url": self.speech.url},  # use_real_assemblyai() overrides it
             "x": {"api_url": self.x.url},
             "gpio": {"pin_factory": "mock", "button_pin": BUTTON_PIN},
             "state": {"dir": str(self.dir / "state")},

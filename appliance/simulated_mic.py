@@ -6,6 +6,7 @@ import collections
 import contextlib
 import fcntl
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,11 +22,12 @@ _SILENCE = bytes(PERIOD_BYTES)
 # every PCM open (and pcms()) calls snd_config_update(), which reads
 # ALSA_CONFIG_PATH from the environment again and re-parses when the list of files
 # or a file's mtime changed. So setting os.environ after the first PCM was opened IS
-# honoured, and PCMs already open keep working. Two catches: the mtime has
-# one-second resolution (an edit within the same second may go unseen), and
-# the environment is process-wide (setenv racing with another thread's open is
-# undefined in C). Hence, for several devices in one process, prefer
-# write_parametric_alsa_config(): one file, set once, any number of infiles by name.
+# honoured, PCMs already open keep working, and an edit to a listed file is seen at
+# the next open (even within the same second). The catch: the environment is
+# process-wide, so switching it drops PCMs defined only in the old file, and setenv
+# racing with another thread's open is undefined in C. Hence, for several devices
+# in one process, write_parametric_alsa_config(): one file, set once, any number of
+# infiles by name (device_name()).
 
 
 def _pcm_body(infile: str) -> str:
@@ -64,7 +66,12 @@ def write_parametric_alsa_config(dir: Path, pcm_name: str = "simmic") -> Path:
 
 
 def device_name(pcm_name: str, infile: Path) -> str:
-    """The device string opening a parametric PCM on `infile`, e.g. simmic:"/tmp/x"."""
+    """The device string opening a parametric PCM on `infile`, e.g. simmic:/tmp/mic.fifo."""
+    text = str(infile)
+    # Quote only when ALSA's argument syntax needs it, so the name also sits
+    # unescaped in a TOML string or a shell command.
+    if re.fullmatch(r"[A-Za-z0-9_./+-]+", text):
+        return f"{pcm_name}:{text}"
     return f"{pcm_name}:{_quoted(Path(infile))}"
 
 

@@ -445,3 +445,12 @@ def test_list_devices_recommends_the_card_name_form() -> None:
     assert "card 1: Device (USB PnP Sound Device)" in text
     assert 'device = "plughw:CARD=Device,DEV=0"' in text
     assert "no sound cards" not in text
+
+
+def test_device_names_open_paths_that_need_quoting_too(tmp_path: Path) -> None:
+    plain, spaced = tmp_path / "plain.raw", tmp_path / "with space, comma.raw"
+    for infile in (plain, spaced):
+        infile.write_bytes(tone(0.05))
+        with Microphone(device_name("simmic", infile)) as microphone:
+            assert microphone.read() == tone(0.05)
+    assert '"' not in device_name("simmic", plain)

@@ -1,0 +1,83 @@
+"""The text that goes to X: cleaned, and measured and shortened the way X counts length."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from twitter_text import parse_tweet  # X's own v3 rules: CJK/emoji weigh 2, any URL 23
+
+MAX_WEIGHTED_LENGTH = 280
+ELLIPSIS = "…"
+SHORTEN, REFUSE = "shorten", "refuse"
+OVER_LENGTH_CHOICES = (SHORTEN, REFUSE)
+
+# Control characters (Cc) and invisible format characters (Cf) except the joiners that
+# emoji sequences need; spoken text has no use for either.
+_KEEP_FORMAT = {"\u200d", "\ufe0f", "\ufe0e"}
+_SPACES = re.compile(r"\s+")
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length of `text` (280 is the most X accepts)."""
+    return int(parse_tweet(text).weightedLength)
+
+
+def clean(text: str) -> str:
+    """NFC-normalised, without control characters, single-spaced, stripped."""
+    text = unicodedata.normalize("NFC", text)
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc" or (category == "Cf" and char not in _KEEP_FORMAT):
+            kept.append(" ")  # a newline or tab between words still separates them
+        else:
+            kept.append(char)
+    return _SPACES.sub(" ", "".join(kept)).strip()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A confirmed text made ready for X, or the reason it cannot go."""
+
+    text: str  # "" when refused
+    weighted_length: int
+    shortened: bool = False
+    refused: str = ""  # why nothing will be posted
+
+
+def prepare(text: str, over_length: str = SHORTEN) -> Prepared:
+    """Clean `text`; if X would refuse it as too long, shorten it or refuse it."""
+    text = clean(text)
+    if not text:
+        return Prepared("", 0, refused="the text is empty")
+    weight = weighted_length(text)
+    if weight <= MAX_WEIGHTED_LENGTH:
+        return Prepared(text, weight)
+    if over_length == REFUSE:
+        return Prepared(
+            "",
+            weight,
+            refused=f"it is {weight} characters the way X counts them; X takes "
+            f"{MAX_WEIGHTED_LENGTH}",
+        )
+    short = shorten(text)
+    return Prepared(short, weighted_length(short), shortened=True)
+
+
+def shorten(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> str:
+    """`text` cut at a word boundary, with an ellipsis, to at most `limit` weighted length."""
+    budget = limit - weighted_length(ELLIPSIS)
+    # validRangeEnd: the index of the last character that fits in 280; scale it to our budget.
+    end = min(len(text), int(parse_tweet(text).validRangeEnd) + 1)
+    while end > 0 and weighted_length(text[:end]) > budget:
+        end -= 1
+    cut = text[:end]
+    if end < len(text) and not text[end].isspace():
+        # Inside a word: go back to the last space, unless the first word alone is too long.
+        space = cut.rfind(" ")
+        if space > 0:
+            cut = cut[:space]
+    cut = cut.rstrip(" ,;:.-–—")
+    return cut + ELLIPSIS

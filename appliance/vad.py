@@ -1,0 +1,38 @@
+"""Local voice-activity detection on 50 ms chunks (WebRTC's GMM detector, a few µs a frame)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import webrtcvad
+
+SAMPLE_RATE_HZ = 16000
+FRAME_BYTES = 320  # 10 ms of 16 kHz s16le: the smallest frame webrtcvad takes
+# A 50 ms chunk is speech when most of its 10 ms frames are.
+SPEECH_FRAMES_PER_CHUNK = 3
+# Speech starts when this many of the last ONSET_WINDOW chunks were speech: a door
+# slam or a click (one or two chunks) must not open a billed session.
+ONSET_CHUNKS = 3
+ONSET_WINDOW_CHUNKS = 5
+
+
+class SpeechDetector:
+    """Feeds chunks to webrtcvad; says whether each is speech and whether speech is going on."""
+
+    def __init__(self, aggressiveness: int = 2) -> None:
+        # 2 of 0..3: rejects fans and keyboard noise better than 0-1, still keeps soft speech.
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._recent: deque[bool] = deque(maxlen=ONSET_WINDOW_CHUNKS)
+
+    def is_speech(self, chunk: bytes) -> bool:
+        """True if most 10 ms frames of this chunk hold speech; updates `is_speaking`."""
+        frames = [chunk[i : i + FRAME_BYTES] for i in range(0, len(chunk) - FRAME_BYTES + 1, FRAME_BYTES)]
+        voiced = sum(self._vad.is_speech(frame, SAMPLE_RATE_HZ) for frame in frames)
+        result = voiced >= min(SPEECH_FRAMES_PER_CHUNK, max(1, len(frames)))
+        self._recent.append(result)
+        return result
+
+    @property
+    def is_speaking(self) -> bool:
+        """Speech going on (smoothed over the last chunks), not a single voiced chunk."""
+        return sum(self._recent) >= ONSET_CHUNKS
