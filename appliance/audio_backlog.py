@@ -71,6 +71,11 @@ class Backlog:
         with self._changed:
             return len(self._chunks)
 
+    def has_speech(self) -> bool:
+        """True while speech waits to be sent: a session is needed for it."""
+        with self._changed:
+            return any(is_speech for _, is_speech in self._chunks)
+
     def push(self, chunk: bytes, is_speech: bool) -> None:
         with self._changed:
             self._chunks.append((chunk, is_speech))

@@ -31,6 +31,14 @@ class AssemblyAISettings:
     reconnect_max_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0
     terminate_timeout_seconds: float = 5.0
+    session: str = "on_speech"  # "on_speech" (billed only while someone speaks) | "always"
+    idle_close_seconds: float = 20.0
+    opens_per_minute: int = 4
+    ping_interval_seconds: float = 5.0
+    ping_timeout_seconds: float = 20.0
+    backlog_seconds: float = 30.0
+    pre_roll_seconds: float = 1.0
+    rotate_after_seconds: float = 10500.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class Settings:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
+    "assemblyai.session": ("on_speech", "always"),
     "x.over_length": ("shorten", "refuse"),
     "gpio.layout": ("separate", "rgb"),
     "gpio.pin_factory": ("", "mock", "lgpio", "rpigpio", "pigpio", "native"),

@@ -18,14 +18,17 @@ import websocket
 
 from appliance import core
 from appliance.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.control import ControlCall, ControlError, ControlServer
+from appliance.control_replies import event_for, outcome_reply, status_reply
 from appliance.errors import ConfigError
-from appliance.events import ButtonPressed, DiscardRequested, Log, QueuePost, Tick
+from appliance.events import MuteChanged, MuteToggled, SetMuted
+from appliance.events import ButtonPressed, DeletePost, DiscardRequested, Log, QueuePost, Tick
 from appliance.leds import Pattern
 from appliance.microphone import CaptureLoop
 from appliance.outbox import Outbox
 from appliance.panel import Panel
 from appliance.poster import Poster
-from appliance.speech import SpeechLink
+from appliance.speech import SpeechLink, link_settings
 from appliance.systemd_io import Notifier
 from appliance.x_client import PostOutcome, XCredentials, XPoster, make_client
 
@@ -58,14 +61,19 @@ class Daemon:
         self.parts = parts
         self.events: queue.Queue[object] = queue.Queue()
         self.core_settings = core.CoreSettings(
-            candidate_window_seconds=settings.confirm.candidate_window_seconds
+            candidate_window_seconds=settings.confirm.candidate_window_seconds,
+            grace_seconds=settings.confirm.grace_seconds,
+            delete_window_seconds=settings.confirm.delete_window_seconds,
+            over_length=settings.x.over_length,
         )
         self.state = core.State()
         self.outbox = _open_outbox(settings)
+        send, delete = _sender(settings, credentials)
         self.poster = Poster(
             self.outbox,
-            _sender(settings, credentials),
+            send,
             self.events.put,
+            delete=delete,
             retry_max_seconds=settings.x.retry_max_seconds,
         )
         self.link = SpeechLink(
@@ -74,9 +82,7 @@ class Daemon:
             speech_model=settings.assemblyai.speech_model,
             emit=self.events.put,
             connect=parts.connect,
-            reconnect_max_seconds=settings.assemblyai.reconnect_max_seconds,
-            connect_timeout_seconds=settings.assemblyai.connect_timeout_seconds,
-            terminate_timeout_seconds=settings.assemblyai.terminate_timeout_seconds,
+            settings=link_settings(settings.assemblyai),
         )
         self.microphone = CaptureLoop(
             settings.audio.device,
@@ -85,6 +91,11 @@ class Daemon:
             pcm_factory=parts.pcm_factory or alsaaudio.PCM,
         )
         self.panel = _open_panel(settings, parts.pin_factory, self.events.put)
+        # Fail-safe: muted from the first instant if asked to or the switch says so,
+        # before the link thread could open a session.
+        is_muted = settings.gpio.start_muted or bool(self.panel.mute_switch_is_on)
+        self.state = core.State(is_muted=is_muted)
+        self.link.set_muted(is_muted)
         self._pattern: Pattern | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -97,6 +108,7 @@ class Daemon:
         with contextlib.ExitStack() as cleanup:
             cleanup.callback(self.outbox.close)
             cleanup.callback(self.panel.close)
+            self._start_control(cleanup)
             for thread in threads:
                 thread.start()
             self.panel.show(Pattern.STARTING)
@@ -130,12 +142,50 @@ class Daemon:
                 self.parts.notifier.watchdog()
                 next_ping = clock() + interval
 
-    def handle(self, event: object) -> None:
-        """Feed one event to the core and carry out what it decides."""
+    def _start_control(self, cleanup: contextlib.ExitStack) -> None:
+        control = ControlServer(
+            Path(self.settings.control.socket),
+            self.control,
+            request_timeout_seconds=self.settings.control.request_timeout_seconds,
+        )
+        try:
+            control.start()
+        except ControlError as error:
+            # The button still works; only `appliance status` & co. will not.
+            log.error("%s", error, extra={"APPLIANCE_EVENT": "control_error"})
+            return
+        cleanup.callback(control.close)
+
+    def control(self, command: str) -> dict[str, Any]:
+        """Answer a control-socket command (on its thread) through the main loop."""
+        call = ControlCall(command)
+        self.events.put(call)
+        if not call.done.wait(self.settings.control.request_timeout_seconds + 2 * TICK_SECONDS):
+            return {"ok": False, "error": "the daemon's main loop did not answer in time"}
+        return call.reply
+
+    def _answer(self, call: ControlCall) -> None:
+        now = self.parts.clock()
+        event = event_for(call.command)
+        if event is None:
+            states = [entry.state for entry in self.outbox.entries(limit=1000)]
+            call.reply = status_reply(self.state, now, self.core_settings, states)
+        else:
+            effects = self.handle(event)
+            call.reply = outcome_reply(effects, self.state, now, self.core_settings)
+        call.done.set()
+
+    def handle(self, event: object) -> list[object]:
+        """Feed one event to the core, carry out what it decides, and return the effects."""
+        if isinstance(event, ControlCall):
+            self._answer(event)
+            return []
         now = self.parts.clock()
         self.state, effects = core.step(self.state, event, now, self.core_settings)  # type: ignore[arg-type]
         for effect in effects:
-            if isinstance(effect, QueuePost):
+            if isinstance(effect, DeletePost):
+                self.poster.request_delete(effect.post_id)  # the poster thread talks to X
+            elif isinstance(effect, QueuePost):
                 entry_id = self.outbox.add(effect.text, effect.confirmed_by)
                 self.poster.wake()
                 log.info(
@@ -144,14 +194,17 @@ class Daemon:
                     effect.text,
                     extra={"APPLIANCE_EVENT": "queued", "OUTBOX_ID": entry_id},
                 )
+            elif isinstance(effect, SetMuted):
+                self.link.set_muted(effect.is_muted)
             elif isinstance(effect, Log):
                 extra = {"APPLIANCE_EVENT": effect.event, **dict(effect.fields)}
                 log.log(_LEVELS.get(effect.level, logging.ERROR), effect.message, extra=extra)
-        pattern = core.led_pattern(self.state, now)
+        pattern = core.led_pattern(self.state, now, self.core_settings)
         if pattern != self._pattern:
             self._pattern = pattern
             self.panel.show(pattern)
         self.parts.notifier.status(core.status_line(self.state, now, self.core_settings))
+        return list(effects)
 
     def _making_progress(self) -> bool:
         """True while the microphone, the speech link and the poster are all alive."""
@@ -175,7 +228,7 @@ def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], N
     pins = (
         {"green": gpio.green_pin, "amber": gpio.amber_pin, "red": gpio.red_pin}
         if gpio.layout == "separate"
-        else {"red": gpio.red_pin, "green": gpio.green_pin, "blue": gpio.amber_pin}
+        else {"red": gpio.rgb_red_pin, "green": gpio.rgb_green_pin, "blue": gpio.rgb_blue_pin}
     )
     try:
         return Panel(
@@ -189,6 +242,9 @@ def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], N
             long_hold_seconds=gpio.long_hold_seconds,
             on_press=lambda: emit(ButtonPressed("button")),
             on_hold=lambda: emit(DiscardRequested("button")),
+            on_long_hold=lambda: emit(MuteToggled("button")),
+            mute_switch_pin=gpio.mute_switch_pin or None,
+            on_mute_switch=lambda is_on: emit(MuteChanged(is_on, "switch")),
         )
     except Exception as error:  # gpiozero raises many kinds when pins are unusable
         raise ConfigError(
@@ -198,7 +254,10 @@ def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], N
         ) from None
 
 
-def _sender(settings: Settings, credentials: Credentials) -> Callable[[str], PostOutcome]:
+def _sender(
+    settings: Settings, credentials: Credentials
+) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome]]:
+    """How to post and how to delete: through X, or only logged in dry-run mode."""
     if settings.x.dry_run:
         counter = iter(range(1, 1 << 62))
 
@@ -207,7 +266,11 @@ def _sender(settings: Settings, credentials: Credentials) -> Callable[[str], Pos
             log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
             return PostOutcome(kind="posted", post_id=post_id)
 
-        return dry_run
+        def dry_run_delete(post_id: str) -> PostOutcome:
+            log.info("Dry run: would delete %s", post_id, extra={"APPLIANCE_EVENT": "dry_run"})
+            return PostOutcome(kind="posted", post_id=post_id)
+
+        return dry_run, dry_run_delete
     client = make_client(
         settings.x.api_url,
         XCredentials(
@@ -218,4 +281,5 @@ def _sender(settings: Settings, credentials: Credentials) -> Callable[[str], Pos
         ),
         settings.x.request_timeout_seconds,
     )
-    return XPoster(client).post
+    poster = XPoster(client)
+    return poster.post, poster.delete

@@ -9,8 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-# States of an entry: queued -> sending -> posted | waiting (-> sending ...) | failed
+# States of an entry: queued -> sending -> posted | waiting (-> sending ...) | failed;
+# `appliance outbox drop` makes queued, waiting or failed ones dropped; "delete that"
+# makes a posted one deleted.
 QUEUED, SENDING, POSTED, WAITING, FAILED = "queued", "sending", "posted", "waiting", "failed"
+DROPPED, DELETED = "dropped", "deleted"
+_SENDABLE = (QUEUED, WAITING)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -71,6 +75,11 @@ class Outbox:
             cursor = self._db.execute(sql, args)
             return int(cursor.lastrowid or cursor.rowcount)
 
+    def _update(self, sql: str, args: tuple) -> int:
+        """Run an UPDATE; returns how many rows it changed."""
+        with self._lock:
+            return int(self._db.execute(sql, args).rowcount)
+
     def add(self, text: str, confirmed_by: str) -> int:
         """Store a confirmed post; returns its id once it is on disk."""
         now = self._clock()
@@ -103,10 +112,39 @@ class Outbox:
             ).fetchone()
         return row[0] if row and row[0] is not None else None
 
-    def mark_sending(self, entry_id: int) -> None:
-        self._write(
-            "UPDATE outbox SET state=?, attempts=attempts+1, updated_at=? WHERE id=?",
-            (SENDING, self._clock(), entry_id),
+    def mark_sending(self, entry_id: int) -> bool:
+        """Claim a queued or waiting entry; False if it was dropped meanwhile (`outbox drop`)."""
+        changed = self._update(
+            "UPDATE outbox SET state=?, attempts=attempts+1, updated_at=? "
+            "WHERE id=? AND state IN (?, ?)",
+            (SENDING, self._clock(), entry_id, *_SENDABLE),
+        )
+        return changed == 1
+
+    def retry(self, entry_id: int) -> bool:
+        """A failed, waiting or dropped entry is sent again at once; False for any other."""
+        changed = self._update(
+            "UPDATE outbox SET state=?, next_attempt_at=0, reason='retry requested', "
+            "updated_at=? WHERE id=? AND state IN (?, ?, ?)",
+            (QUEUED, self._clock(), entry_id, FAILED, WAITING, DROPPED),
+        )
+        return changed == 1
+
+    def drop(self, entry_id: int) -> bool:
+        """A queued, waiting or failed entry will not be sent; False for any other."""
+        changed = self._update(
+            "UPDATE outbox SET state=?, reason='dropped by the user', updated_at=? "
+            "WHERE id=? AND state IN (?, ?, ?)",
+            (DROPPED, self._clock(), entry_id, QUEUED, WAITING, FAILED),
+        )
+        return changed == 1
+
+    def mark_deleted(self, post_id: str) -> None:
+        """The post with this X id was deleted from X ("delete that")."""
+        self._update(
+            "UPDATE outbox SET state=?, reason='deleted from X', updated_at=? "
+            "WHERE post_id=? AND state=?",
+            (DELETED, self._clock(), post_id, POSTED),
         )
 
     def mark_posted(self, entry_id: int, post_id: str, reason: str = "") -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from appliance.backoff import backoff_seconds
-from appliance.events import PostResult
+from appliance.events import DeleteResult, PostResult
 from appliance.outbox import Entry, Outbox
 from appliance.x_client import PostOutcome
 
@@ -17,10 +19,20 @@ log = logging.getLogger(__name__)
 # When nothing is due, look again at least this often (an entry added by
 # `appliance outbox retry` from another process has no wake-up call).
 IDLE_POLL_SECONDS = 5.0
+# Waits are cut into slices this long so that a stop request is noticed promptly.
+STOP_CHECK_SECONDS = 0.25
+DELETE_ATTEMPTS = 5  # a "delete that" is retried this often on network errors and 5xx
+
+
+@dataclass
+class _Delete:
+    post_id: str
+    attempts: int = 0
+    due_at: float = 0.0  # unix seconds
 
 
 class Poster:
-    """Takes due entries from the outbox and sends them with `send`."""
+    """Takes due entries from the outbox and sends them with `send`; deletes with `delete`."""
 
     def __init__(
         self,
@@ -28,24 +40,41 @@ class Poster:
         send: Callable[[str], PostOutcome],
         emit: Callable[[object], None],
         *,
+        delete: Callable[[str], PostOutcome] | None = None,
         clock: Callable[[], float] = time.time,
         retry_first_seconds: float = 2.0,
         retry_max_seconds: float = 300.0,
     ) -> None:
         self._outbox = outbox
         self._send = send
+        self._delete = delete
         self._emit = emit
         self._clock = clock
         self._retry_first_seconds = retry_first_seconds
         self._retry_max_seconds = retry_max_seconds
         self._wake = threading.Event()
+        self._deletes: collections.deque[_Delete] = collections.deque()
         self.last_progress_at = time.monotonic()
 
     def wake(self) -> None:
         """Something was added: look at the outbox now."""
         self._wake.set()
 
+    def request_delete(self, post_id: str) -> None:
+        """Delete `post_id` from X (on the poster thread; the caller never waits)."""
+        self._deletes.append(_Delete(post_id))
+        self._wake.set()
+
     def run(self, stop: threading.Event) -> None:
+        self.recover()
+        while not stop.is_set():
+            self.last_progress_at = time.monotonic()
+            if self.delete_due() or self.send_next():
+                continue
+            self._wait(stop)
+
+    def recover(self) -> None:
+        """After a crash or power cut: entries caught in 'sending' are sent again."""
         recovered = self._outbox.recover()
         if recovered:
             log.warning(
@@ -53,23 +82,40 @@ class Poster:
                 recovered,
                 extra={"APPLIANCE_EVENT": "outbox_recovered"},
             )
-        while not stop.is_set():
-            self.last_progress_at = time.monotonic()
-            entry = self._outbox.next_due()
-            if entry is None:
-                self._wait(stop)
-                continue
+
+    def send_next(self) -> bool:
+        """Send the oldest due entry, if any; True if one was handled."""
+        entry = self._outbox.next_due()
+        if entry is None:
+            return False
+        if self._outbox.mark_sending(entry.id):  # False: dropped by `appliance outbox drop`
             self._send_entry(entry)
+        return True
+
+    def delete_due(self) -> bool:
+        """Carry out one due "delete that", if any; True if one was handled."""
+        now = self._clock()
+        for request in list(self._deletes):
+            if request.due_at <= now:
+                self._deletes.remove(request)
+                self._delete_post(request)
+                return True
+        return False
 
     def _wait(self, stop: threading.Event) -> None:
-        due = self._outbox.next_attempt_at()
-        timeout = IDLE_POLL_SECONDS if due is None else due - self._clock()
-        timeout = max(0.05, min(IDLE_POLL_SECONDS, timeout))
-        self._wake.wait(timeout)
+        due = [d.due_at for d in self._deletes]
+        waiting = self._outbox.next_attempt_at()
+        if waiting is not None:
+            due.append(waiting)
+        timeout = IDLE_POLL_SECONDS if not due else min(due) - self._clock()
+        deadline = time.monotonic() + max(0.05, min(IDLE_POLL_SECONDS, timeout))
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(STOP_CHECK_SECONDS, left)):
+                break
         self._wake.clear()
 
     def _send_entry(self, entry: Entry) -> None:
-        self._outbox.mark_sending(entry.id)
         outcome = self._send(entry.text)
         attempts = entry.attempts + 1
         if outcome.kind == "posted":
@@ -100,17 +146,7 @@ class Poster:
         self._emit(PostResult(entry.id, "posted", post_id))
 
     def _retry_later(self, entry: Entry, attempts: int, outcome: PostOutcome) -> None:
-        if outcome.retry_after_seconds is not None:
-            delay = outcome.retry_after_seconds
-        else:
-            delay = max(
-                1.0,
-                backoff_seconds(
-                    attempts,
-                    first_seconds=self._retry_first_seconds,
-                    cap_seconds=self._retry_max_seconds,
-                ),
-            )
+        delay = self._delay(attempts, outcome)
         self._outbox.mark_waiting(entry.id, self._clock() + delay, outcome.detail)
         detail = f"{outcome.detail}; retrying in {delay:.0f} s"
         log.warning(
@@ -122,3 +158,36 @@ class Poster:
         self._emit(
             PostResult(entry.id, "retrying", "", detail, is_rate_limited=outcome.is_rate_limited)
         )
+
+    def _delay(self, attempts: int, outcome: PostOutcome) -> float:
+        if outcome.retry_after_seconds is not None:
+            return outcome.retry_after_seconds  # X's own reset time (429)
+        return max(
+            1.0,
+            backoff_seconds(
+                attempts,
+                first_seconds=self._retry_first_seconds,
+                cap_seconds=self._retry_max_seconds,
+            ),
+        )
+
+    def _delete_post(self, request: _Delete) -> None:
+        if self._delete is None:
+            outcome = PostOutcome("failed", detail="deleting is not possible in this mode")
+        else:
+            outcome = self._delete(request.post_id)
+        request.attempts += 1
+        if outcome.kind == "retry" and request.attempts < DELETE_ATTEMPTS:
+            request.due_at = self._clock() + self._delay(request.attempts, outcome)
+            self._deletes.append(request)
+            log.warning(
+                "Deleting post %s: %s; trying again",
+                request.post_id,
+                outcome.detail,
+                extra={"APPLIANCE_EVENT": "delete_retrying", "POST_ID": request.post_id},
+            )
+            return
+        is_deleted = outcome.kind == "posted"
+        if is_deleted:
+            self._outbox.mark_deleted(request.post_id)
+        self._emit(DeleteResult(request.post_id, is_deleted, outcome.detail))

@@ -71,7 +71,7 @@ class Sandbox:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="appliance-")
         self.dir = Path(directory or self._tmp.name)  # type: ignore[union-attr]
         self.credentials_dir = self.dir / "credentials"
-        self.credentials_dir.mkdir(mode=0o700, exist_ok=True)
+        self.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         keys = {name: secrets.token_urlsafe(24) for name in (ASSEMBLYAI_KEY, *X_KEYS)}
         for name, value in keys.items():
             (self.credentials_dir / name).write_text(value + "\n")

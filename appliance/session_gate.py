@@ -47,7 +47,10 @@ def is_wanted(state: GateState, now: float, settings: GateSettings) -> bool:
         return False
     if settings.mode == "always":
         return True
-    return state.last_speech_at is not None and now - state.last_speech_at < settings.idle_close_seconds
+    return (
+        state.last_speech_at is not None
+        and now - state.last_speech_at < settings.idle_close_seconds
+    )
 
 
 def decide(

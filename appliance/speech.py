@@ -1,36 +1,41 @@
-"""The speech link: streams 50 ms audio chunks to AssemblyAI v3 and turns replies into events."""
+"""The speech link: streams microphone audio to AssemblyAI v3 and turns replies into events."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import queue
-import struct
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import websocket
 
-from appliance.events import LinkDown, LinkUp, PartialText, SentenceFinished
+from appliance.audio_backlog import Backlog, Chunk
+from appliance.events import LinkDown, LinkIdle, LinkUp
 from appliance.reconnect import HEALTHY_AFTER_SECONDS, Verdict, verdict
-from appliance.speech_messages import (
-    Begin,
-    Malformed,
-    ServerError,
-    Termination,
-    parse_message,
-)
+from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
+from appliance.speech_messages import Begin
+from appliance.speech_receiver import SessionReceiver
+from appliance.vad import SpeechDetector
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 16000
-# Chunks waiting to be sent while a session is up: 1 s. More means the socket stalls.
-SEND_QUEUE_CHUNKS = 20
-# Without speech the server sends nothing; the receive timeout only lets us look around.
+CHUNK_SECONDS = 0.05  # the microphone's period; the service wants 50-1000 ms a message
+# The receive timeout only lets the receiver look around; silence brings no frames.
 RECEIVE_TIMEOUT_SECONDS = 10.0
+# How far audio may run ahead of real time (counted from our Begin, which is later
+# than the server's clock starts). The service closes 3007 beyond its own tolerance.
+BURST_SECONDS = 0.5
+# Audio sent but not yet part of a finished sentence, kept to replay after a drop.
+REPLAY_MAX_SECONDS = 30.0
+# A chunk this soon after the last confirmed word still belongs to that sentence.
+CONFIRM_MARGIN_MS = 200
 
 
 def session_url(base_url: str, speech_model: str) -> str:
@@ -46,8 +51,39 @@ def session_url(base_url: str, speech_model: str) -> str:
     return f"{base_url}{'&' if '?' in base_url else '?'}{query}"
 
 
+@dataclass(frozen=True)
+class LinkSettings:
+    """How the link behaves; times in seconds."""
+
+    session: str = "always"  # "on_speech" | "always"
+    idle_close_seconds: float = 20.0
+    reconnect_max_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    terminate_timeout_seconds: float = 5.0
+    opens_per_minute: int = 4
+    ping_interval_seconds: float = 5.0
+    ping_timeout_seconds: float = 20.0
+    backlog_seconds: float = 30.0
+    pre_roll_seconds: float = 1.0
+    rotate_after_seconds: float = 10500.0
+
+
+def link_settings(config: Any) -> LinkSettings:
+    """The link's settings from the [assemblyai] table (same names)."""
+    names = {f.name for f in dataclasses.fields(LinkSettings)}
+    return LinkSettings(**{name: getattr(config, name) for name in names if hasattr(config, name)})
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    close_code: int | None
+    reason: str
+    up_seconds: float
+    ended_by_us: Decision | None = None  # CLOSE or ROTATE when we ended it on purpose
+
+
 class SpeechLink:
-    """Keeps one session open, reconnects when it drops, and never exits on network trouble."""
+    """Opens sessions when wanted, reconnects by cause, and buffers audio so no word is lost."""
 
     def __init__(
         self,
@@ -57,41 +93,78 @@ class SpeechLink:
         speech_model: str,
         emit: Callable[[object], None],
         connect: Callable[..., Any] = websocket.create_connection,
-        reconnect_max_seconds: float = 60.0,
-        connect_timeout_seconds: float = 10.0,
-        terminate_timeout_seconds: float = 5.0,
+        settings: LinkSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        detector: SpeechDetector | None = None,
+        **overrides: Any,
     ) -> None:
+        base = settings or LinkSettings()
+        self.settings = LinkSettings(**{**base.__dict__, **overrides})
         self._url = session_url(url, speech_model)
         self._host = urllib.parse.urlsplit(url).netloc
         self._api_key = api_key
         self._emit = emit
         self._connect = connect
-        self._reconnect_max_seconds = reconnect_max_seconds
-        self._connect_timeout_seconds = connect_timeout_seconds
-        self._terminate_timeout_seconds = terminate_timeout_seconds
         self._clock = clock
-        self._chunks: queue.Queue[bytes] = queue.Queue(SEND_QUEUE_CHUNKS)
+        self._detector = detector or SpeechDetector()
+        s = self.settings
+        self._gate_settings = GateSettings(
+            mode=s.session,
+            idle_close_seconds=s.idle_close_seconds,
+            rotate_after_seconds=s.rotate_after_seconds,
+        )
+        self._gate = GateState()
+        self._lock = threading.Lock()  # guards _gate (microphone thread vs link thread)
+        self.backlog = Backlog(max(1, round(s.backlog_seconds / CHUNK_SECONDS)))
+        self._pre_roll_chunks = round(s.pre_roll_seconds / CHUNK_SECONDS)
+        self._wake = threading.Event()
         self._is_up = threading.Event()
         self._last_problem = ""
+        self._is_idle_reported = False
+        self.open_times: deque[float] = deque(maxlen=64)
         self.last_progress_at = clock()
         self.chunks_sent = 0
-        self.chunks_dropped = 0
         self.sessions_opened = 0
 
     @property
     def is_up(self) -> bool:
         return self._is_up.is_set()
 
+    @property
+    def chunks_dropped(self) -> int:
+        """Speech lost: the backlog overflowed during a long outage."""
+        return self.backlog.chunks_overflowed
+
     def send_audio(self, chunk: bytes) -> None:
-        """Called by the microphone thread for every 50 ms period; never blocks."""
-        if not self._is_up.is_set():
-            self.chunks_dropped += 1
-            return
-        try:
-            self._chunks.put_nowait(chunk)
-        except queue.Full:
-            self.chunks_dropped += 1
+        """Called by the microphone thread for every 50 ms period; never blocks for long."""
+        is_speech = self._detector.is_speech(chunk)
+        with self._lock:
+            if self._gate.is_muted:
+                return  # muted: audio never leaves the device, not even into the backlog
+            was_wanted = self._wanted_locked()
+            self._gate = on_voice(self._gate, self._detector.is_speaking, self._clock())
+            if not was_wanted and self._wanted_locked():
+                self.backlog.retain(self.backlog.max_chunks)
+                self._wake.set()
+        self.backlog.push(chunk, is_speech)
+
+    def set_muted(self, is_muted: bool) -> None:
+        """Muted: end the session (Terminate), drop all audio, open nothing until unmuted."""
+        with self._lock:
+            self._gate = GateState(is_muted=is_muted, last_speech_at=None)
+        if is_muted:
+            self.backlog.clear()
+        self._wake.set()
+
+    def _wanted_locked(self) -> bool:
+        return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
+
+    def _is_session_needed(self) -> bool:
+        return self._decide(None) is Decision.OPEN or self.backlog.has_speech()
+
+    def _decide(self, session_age_seconds: float | None) -> Decision:
+        with self._lock:
+            return decide(self._gate, session_age_seconds, self._clock(), self._gate_settings)
 
     # ---- the link thread ------------------------------------------------------
 
@@ -99,13 +172,51 @@ class SpeechLink:
         failures = 0
         while not stop.is_set():
             self.last_progress_at = self._clock()
-            code, reason, up_seconds = self._one_session(stop)
+            if not self._is_session_needed():
+                self._idle(stop)
+                continue
+            self._is_idle_reported = False
+            if not self._wait_for_open_slot(stop):
+                continue
+            self.open_times.append(self._clock())
+            outcome = self._one_session(stop)
             if stop.is_set():
                 break
-            failures = 1 if up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
-            decision = verdict(code, reason, failures, cap_seconds=self._reconnect_max_seconds)
-            self._report_down(decision, code)
+            if outcome.ended_by_us is not None:
+                failures = 0
+                continue
+            failures = 1 if outcome.up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
+            decision = verdict(
+                outcome.close_code,
+                outcome.reason,
+                failures,
+                cap_seconds=self.settings.reconnect_max_seconds,
+            )
+            self._report_down(decision, outcome.close_code)
             self._wait(stop, decision.delay_seconds)
+
+    def _idle(self, stop: threading.Event) -> None:
+        """No session wanted: keep only pre-roll, say so once, wait for speech."""
+        self.backlog.retain(self._pre_roll_chunks)
+        if not self._is_idle_reported:
+            self._is_idle_reported = True
+            with self._lock:
+                reason = "muted" if self._gate.is_muted else "no speech"
+            self._emit(LinkIdle(reason))
+        self._wake.wait(0.2)
+        self._wake.clear()
+
+    def _wait_for_open_slot(self, stop: threading.Event) -> bool:
+        """Wait until opening keeps us under opens_per_minute; False if no longer wanted."""
+        while not stop.is_set():
+            self.last_progress_at = self._clock()
+            at = next_open_at(list(self.open_times), self._clock(), self.settings.opens_per_minute)
+            if at <= self._clock():
+                return True
+            if not self._is_session_needed():
+                return False
+            stop.wait(min(1.0, at - self._clock()))
+        return False
 
     def _wait(self, stop: threading.Event, seconds: float) -> None:
         # In slices, so the watchdog sees a live thread while it waits.
@@ -128,19 +239,19 @@ class SpeechLink:
             log.debug(message)
         self._emit(LinkDown(decision.explanation, decision.delay_seconds, code))
 
-    def _one_session(self, stop: threading.Event) -> tuple[int | None, str, float]:
-        """Connect, stream until the session ends; returns (close code, reason, seconds up)."""
+    def _one_session(self, stop: threading.Event) -> _Outcome:
+        """Connect, stream until the session ends, and say how it ended."""
         try:
             ws = self._connect(
                 self._url,
                 header=[f"Authorization: {self._api_key}"],
-                timeout=self._connect_timeout_seconds,
+                timeout=self.settings.connect_timeout_seconds,
             )
         except websocket.WebSocketBadStatusException as error:
             code = 1008 if error.status_code in (401, 403) else None
-            return code, f"the server answered HTTP {error.status_code}", 0.0
+            return _Outcome(code, f"the server answered HTTP {error.status_code}", 0.0)
         except (OSError, websocket.WebSocketException) as error:
-            return None, f"cannot connect to {self._host}: {error}", 0.0
+            return _Outcome(None, f"cannot connect to {self._host}: {error}", 0.0)
         try:
             return self._stream(ws, stop)
         finally:
@@ -150,15 +261,15 @@ class SpeechLink:
             except Exception:  # noqa: BLE001 - the socket may already be gone
                 pass
 
-    def _stream(self, ws: Any, stop: threading.Event) -> tuple[int | None, str, float]:
+    def _stream(self, ws: Any, stop: threading.Event) -> _Outcome:
         ws.settimeout(RECEIVE_TIMEOUT_SECONDS)
-        session = _Session(ws, self._emit)
+        session = SessionReceiver(ws, self._emit, self._clock)
         first = session.receive_one()
         if not isinstance(first, Begin):
-            return session.close_code, session.close_reason or f"no Begin message: {first!r}", 0.0
+            reason = session.close_reason or f"no Begin message: {first!r}"
+            return _Outcome(session.close_code, reason, 0.0)
         opened_at = self._clock()
         self.sessions_opened += 1
-        self._drain_queue()
         self._is_up.set()
         if self._last_problem:
             log.info("Speech link is back (it was down: %s)", self._last_problem)
@@ -171,115 +282,87 @@ class SpeechLink:
         self._emit(LinkUp(first.session_id))
         receiver = threading.Thread(target=session.receive_all, name="speech-receive", daemon=True)
         receiver.start()
+        replay: deque[tuple[int, Chunk]] = deque()  # (stream ms where the chunk ends, chunk)
+        ended_by_us: Decision | None = None
         try:
-            self._send_until_closed(ws, session, stop)
-            if stop.is_set() and not session.ended.is_set():
+            ended_by_us = self._send_until_closed(ws, session, stop, opened_at, replay)
+            if (stop.is_set() or ended_by_us) and not session.ended.is_set():
                 self._terminate(ws, session)
         finally:
             self._is_up.clear()
             up_seconds = self._clock() - opened_at
+            if not session.is_terminated and ended_by_us is not Decision.CLOSE:
+                # Words sent to a session that died unfinished go to the next one.
+                self.backlog.prepend(
+                    chunk for end_ms, chunk in replay if end_ms > session.confirmed_end_ms
+                )
             log.info(
                 "Speech session %s closed after %.0f s",
                 first.session_id,
                 up_seconds,
                 extra={"APPLIANCE_EVENT": "session_closed", "SPEECH_SESSION_ID": first.session_id},
             )
-        return session.close_code, session.close_reason, up_seconds
+        return _Outcome(session.close_code, session.close_reason, up_seconds, ended_by_us)
 
-    def _send_until_closed(self, ws: Any, session: _Session, stop: threading.Event) -> None:
+    def _send_until_closed(
+        self,
+        ws: Any,
+        session: SessionReceiver,
+        stop: threading.Event,
+        opened_at: float,
+        replay: deque[tuple[int, Chunk]],
+    ) -> Decision | None:
+        """Send paced audio and pings until the session ends, or we decide to end it."""
+        self.backlog.new_stream()
+        sent_ms = 0
+        next_ping_at = opened_at + self.settings.ping_interval_seconds
         while not stop.is_set() and not session.ended.is_set():
-            self.last_progress_at = self._clock()
+            now = self._clock()
+            self.last_progress_at = now
+            decision = self._decide(now - opened_at)
+            # Speech still in the backlog (after an outage) is sent before we let go.
+            if decision in (Decision.CLOSE, Decision.ROTATE) and not self.backlog.has_speech():
+                return decision
+            if now - session.last_heard_at > self.settings.ping_timeout_seconds:
+                session.lost(
+                    f"no answer from {self._host} for {self.settings.ping_timeout_seconds:.0f} s"
+                    " (the connection is dead)"
+                )
+                return None
             try:
-                chunk = self._chunks.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                ws.send_binary(chunk)
-                self.chunks_sent += 1
+                if now >= next_ping_at:
+                    ws.ping()
+                    next_ping_at = now + self.settings.ping_interval_seconds
+                # Never faster than real time (plus a small burst): the service closes 3007.
+                ahead_seconds = sent_ms / 1000 - (now - opened_at) - BURST_SECONDS
+                if ahead_seconds > 0:
+                    stop.wait(min(0.05, ahead_seconds))
+                    continue
+                item = self.backlog.take(timeout_seconds=0.1)
+                if item is None:
+                    continue
+                ws.send_binary(item[0])
             except (OSError, websocket.WebSocketException) as error:
                 session.lost(f"sending failed: {error}")
-                return
+                return None
+            self.chunks_sent += 1
+            sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
+            replay.append((sent_ms, item))
+            confirmed_ms = session.confirmed_end_ms + CONFIRM_MARGIN_MS
+            while replay and (
+                replay[0][0] <= confirmed_ms or len(replay) * CHUNK_SECONDS > REPLAY_MAX_SECONDS
+            ):
+                replay.popleft()
+        return None
 
-    def _terminate(self, ws: Any, session: _Session) -> None:
+    def _terminate(self, ws: Any, session: SessionReceiver) -> None:
         """Ask the server to finish (so the last words arrive and billing stops), bounded."""
         try:
             ws.send(json.dumps({"type": "Terminate"}))
         except (OSError, websocket.WebSocketException):
             return
-        if not session.ended.wait(self._terminate_timeout_seconds):
+        if not session.ended.wait(self.settings.terminate_timeout_seconds):
             log.warning(
                 "No Termination from the speech service within %.0f s",
-                self._terminate_timeout_seconds,
+                self.settings.terminate_timeout_seconds,
             )
-
-    def _drain_queue(self) -> None:
-        while True:
-            try:
-                self._chunks.get_nowait()
-            except queue.Empty:
-                return
-
-
-class _Session:
-    """The receiving half of one open session."""
-
-    def __init__(self, ws: Any, emit: Callable[[object], None]) -> None:
-        self._ws = ws
-        self._emit = emit
-        self.ended = threading.Event()
-        self.close_code: int | None = None
-        self.close_reason = ""
-        self.session_id = ""
-        self._last_turn_order = -1
-
-    def lost(self, reason: str) -> None:
-        if not self.ended.is_set():
-            self.close_reason = reason
-            self.ended.set()
-
-    def receive_all(self) -> None:
-        while not self.ended.is_set():
-            self.receive_one()
-
-    def receive_one(self) -> object:
-        """Read one frame and act on it; returns what it was (or None)."""
-        try:
-            opcode, frame = self._ws.recv_data_frame(True)
-        except websocket.WebSocketTimeoutException:
-            return None
-        except (OSError, websocket.WebSocketException) as error:
-            self.lost(f"connection lost: {error or type(error).__name__}")
-            return None
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            data = frame.data or b""
-            self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
-            self.close_reason = data[2:].decode("utf-8", "replace")
-            self.ended.set()
-            return None
-        if opcode != websocket.ABNF.OPCODE_TEXT:
-            return None
-        message = parse_message(frame.data, session_id=self.session_id)
-        if isinstance(message, Begin):
-            self.session_id = message.session_id
-        elif isinstance(message, SentenceFinished):
-            if message.turn_order <= self._last_turn_order and message.turn_order >= 0:
-                return None  # the same turn twice must never become two candidates
-            self._last_turn_order = message.turn_order
-            self._emit(message)
-        elif isinstance(message, PartialText):
-            self._emit(message)
-        elif isinstance(message, Termination):
-            self.ended.set()
-        elif isinstance(message, ServerError):
-            log.error(
-                "The speech service reported an error: %s",
-                message.message,
-                extra={"APPLIANCE_EVENT": "speech_error"},
-            )
-        elif isinstance(message, Malformed):
-            log.warning(
-                "Ignored a malformed message from the speech service: %s",
-                message.why,
-                extra={"APPLIANCE_EVENT": "speech_malformed"},
-            )
-        return message

@@ -26,7 +26,9 @@ class SpeechDetector:
 
     def is_speech(self, chunk: bytes) -> bool:
         """True if most 10 ms frames of this chunk hold speech; updates `is_speaking`."""
-        frames = [chunk[i : i + FRAME_BYTES] for i in range(0, len(chunk) - FRAME_BYTES + 1, FRAME_BYTES)]
+        frames = [
+            chunk[i : i + FRAME_BYTES] for i in range(0, len(chunk) - FRAME_BYTES + 1, FRAME_BYTES)
+        ]
         voiced = sum(self._vad.is_speech(frame, SAMPLE_RATE_HZ) for frame in frames)
         result = voiced >= min(SPEECH_FRAMES_PER_CHUNK, max(1, len(frames)))
         self._recent.append(result)

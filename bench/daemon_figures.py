@@ -1,0 +1,165 @@
+"""Figures of the daemon as its own process: start to READY=1, CPU, peak RSS, recovery after a drop.
+
+The daemon runs as `appliance run` against the stand-ins, with the ALSA file-plugin
+microphone fed in real time, so its CPU and memory are its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from appliance.config import AssemblyAISettings
+from appliance.sandbox import Sandbox, write_config
+
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND  # utime + stime
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class DaemonProcess:
+    """`appliance run` in a sandbox, with a notify socket of our own to see READY=1."""
+
+    def __init__(self, box: Sandbox, tmp: Path) -> None:
+        self.box = box
+        self.notify_path = tmp / "notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.notify.settimeout(0.1)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.messages: list[str] = []
+
+    def start(self) -> float:
+        """Start it; return the seconds from spawn to READY=1."""
+        write_config(self.box.config_path, **self.box.sections())
+        env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path))
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "run", "--config", str(self.box.config_path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while time.monotonic() - started < 30:
+            if "READY=1" in self._receive():
+                return time.monotonic() - started
+        raise RuntimeError("the daemon did not send READY=1 within 30 s")
+
+    def _receive(self) -> list[str]:
+        try:
+            message = self.notify.recv(4096).decode()
+        except TimeoutError:
+            return []
+        lines = message.splitlines()
+        self.messages.extend(lines)
+        return lines
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(20)
+        self.notify.close()
+
+
+def _wait(predicate, timeout_seconds: float) -> bool:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _audio_flowing(box: Sandbox, session_index: int) -> bool:
+    sessions = box.speech.sessions
+    return len(sessions) > session_index and sessions[session_index].audio_seconds > 0
+
+
+def measure(window_seconds: float = 30.0) -> list[tuple[str, str, str]]:
+    """Rows of (measure, value, target)."""
+    rows = []
+    session_key = "session" if "session" in AssemblyAISettings.__dataclass_fields__ else None
+    with tempfile.TemporaryDirectory(prefix="appliance-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        always = {"assemblyai": {"session": "always"}} if session_key else {}
+        box = Sandbox([], directory=tmp / "always", settings_overrides=always)
+        daemon = DaemonProcess(box, tmp)
+        try:
+            box.start_standins()
+            ready_seconds = daemon.start()
+            rows.append(("start to READY=1", f"{ready_seconds:.2f} s", "< 1.5 s"))
+            _wait(lambda: _audio_flowing(box, 0), 10)
+            cpu_before, wall_before = _cpu_seconds(daemon.pid), time.monotonic()
+            time.sleep(window_seconds)
+            cpu = (_cpu_seconds(daemon.pid) - cpu_before) / (time.monotonic() - wall_before)
+            rows.append(
+                (
+                    "CPU listening, session open",
+                    f"{cpu * 60:.2f} CPU-s per audio minute ({cpu * 100:.1f}% of a core)",
+                    "< 2% of a core",
+                )
+            )
+            box.speech.drop_all()
+            dropped_at = time.monotonic()
+            if _wait(lambda: _audio_flowing(box, 1), 60):
+                recovery = time.monotonic() - dropped_at
+                rows.append(("speech server drop → audio flows again", f"{recovery:.2f} s", ""))
+            else:
+                rows.append(("speech server drop → audio flows again", "no recovery in 60 s", ""))
+            rows.append(
+                ("peak RSS of the daemon", f"{_peak_rss_mib(daemon.pid):.1f} MiB", "< 60 MB")
+            )
+        finally:
+            daemon.stop()
+            box.stop()
+        if session_key:
+            rows.append(_idle_cpu(tmp, window_seconds))
+    return rows
+
+
+def _idle_cpu(tmp: Path, window_seconds: float) -> tuple[str, str, str]:
+    box = Sandbox(
+        [], directory=tmp / "idle", settings_overrides={"assemblyai": {"session": "on_speech"}}
+    )
+    daemon = DaemonProcess(box, tmp / "idle")
+    try:
+        box.start_standins()
+        daemon.start()
+        time.sleep(2)
+        cpu_before, wall_before = _cpu_seconds(daemon.pid), time.monotonic()
+        time.sleep(window_seconds)
+        cpu = (_cpu_seconds(daemon.pid) - cpu_before) / (time.monotonic() - wall_before)
+        sessions = len(box.speech.sessions)
+    finally:
+        daemon.stop()
+        box.stop()
+    return (
+        "CPU idle, no session (on_speech, silence)",
+        f"{cpu * 60:.2f} CPU-s per audio minute ({cpu * 100:.1f}% of a core; {sessions} sessions)",
+        "",
+    )
+
+
+if __name__ == "__main__":
+    for row in measure():
+        print(" | ".join(row))

@@ -1,0 +1,59 @@
+"""The benchmark suite: one command, one table. Run: .venv/bin/python bench/run.py"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# Each module offers rows() -> [(measure, value, target)]; a missing one is reported.
+SECTIONS = [
+    ("bench.posting", "posting (grace period off)"),
+    ("bench.daemon_figures", "the daemon as a process"),
+    ("bench.speech_cost", "speech sessions and cost"),
+]
+
+
+def machine() -> str:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith(("model name", "Model")):
+            model = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({model or 'unknown CPU'}), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="run only the sections whose module name contains this")
+    args = parser.parse_args(argv)
+    rows: list[tuple[str, str, str]] = []
+    for module_name, title in SECTIONS:
+        if args.only and args.only not in module_name:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            rows.append((f"({title})", f"not measured: {error}", ""))
+            continue
+        measure = getattr(module, "rows", None) or module.measure
+        rows.extend(measure())
+    print(f"Measured on: {machine()}\n")
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'measure':<{width}} | value | target |")
+    print(f"|{'-' * (width + 2)}|-------|--------|")
+    for measure_name, value, target in rows:
+        print(f"| {measure_name:<{width}} | {value} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# System test: install the appliance with scripts/install.sh into a Debian bookworm
+# root file system, boot it under systemd-nspawn (a real systemd, as on the Pi), and
+# check the service end to end against the project's stand-ins on 127.0.0.1, with
+# spoken audio through an ALSA file-plugin microphone and the mock pin factory.
+#
+# Exit 0 = passed, or SKIP (a line starting "SKIP:" says why: not root, no nspawn);
+# anything else = failed. KEEP=1 keeps the work directory for a post-mortem.
+# The bookworm base (debootstrap, ~1 min) and pip's cache are kept in
+# $APPLIANCE_SYSTEM_TEST_CACHE (default /var/cache/appliance-system-test).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${APPLIANCE_SYSTEM_TEST_CACHE:-/var/cache/appliance-system-test}
+HOST_PYTHON=${HOST_PYTHON:-$REPO/.venv/bin/python}
+BASE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-venv,python3-dev,gcc,pkg-config,libasound2-dev,libsystemd-dev,alsa-utils,ca-certificates,libasound2-plugins
+WATCHDOG_SECONDS=6
+KEY_NAMES=(assemblyai_api_key x_consumer_key x_consumer_secret x_access_token x_access_token_secret)
+VOICE_SENTENCE="The kettle is singing again."
+CONFIRM_SENTENCE="My plant needs water today."
+SCRIPT_LINES=("$VOICE_SENTENCE" "Tweet that." "$CONFIRM_SENTENCE")
+
+skip() { echo "SKIP: system test: $*"; exit 0; }
+log() { printf '[system-test %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+failures=0
+pass() { log "PASS $*"; }
+fail() { log "FAIL $*"; failures=$((failures + 1)); }
+
+# ---- can this machine run it? ------------------------------------------------------
+[ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, systemd-nspawn)"
+for tool in systemd-nspawn debootstrap nsenter espeak-ng sox; do
+  command -v "$tool" >/dev/null || skip "$tool is not installed"
+done
+[ -x "$HOST_PYTHON" ] || skip "no $HOST_PYTHON (run scripts/setup-dev.sh)"
+unshare --mount --pid --fork true 2>/dev/null || skip "cannot create namespaces here"
+
+# ---- the cached bookworm base --------------------------------------------------------
+mkdir -p "$CACHE/pip"
+if [ "$(cat "$CACHE/base.packages" 2>/dev/null)" != "$BASE_PACKAGES" ] || [ ! -x "$CACHE/base/usr/bin/python3" ]; then
+  log "debootstrap bookworm into $CACHE/base (about a minute)"
+  rm -rf "$CACHE/base" "$CACHE/base.tmp"
+  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$CACHE/base.tmp" \
+    ${DEBIAN_MIRROR:-} >"$CACHE/debootstrap.log" 2>&1 \
+    || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
+  mv "$CACHE/base.tmp" "$CACHE/base"
+  echo "$BASE_PACKAGES" >"$CACHE/base.packages"
+fi
+
+WORK=$(mktemp -d /var/tmp/appliance-system-test.XXXXXX)
+ROOTFS=$WORK/rootfs
+NSPAWN=""
+pids=()
+cleanup() {
+  set +e
+  [ -n "$NSPAWN" ] && kill "$NSPAWN" 2>/dev/null && wait "$NSPAWN" 2>/dev/null
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+log "copying the base into $ROOTFS"
+cp -a --reflink=auto "$CACHE/base" "$ROOTFS"
+
+# ---- the project, keys, configuration, microphone ----------------------------------
+mkdir -p "$ROOTFS/root/appliance-src"
+tar -C "$REPO" --exclude=.venv --exclude=.cache --exclude=.git --exclude=__pycache__ \
+  --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache -cf - . \
+  | tar -C "$ROOTFS/root/appliance-src" -xf -
+
+free_port() { "$HOST_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+SPEECH_PORT=$(free_port)
+X_PORT=$(free_port)
+
+KEYS=$WORK/keys
+install -d -m 0700 "$KEYS" "$ROOTFS/root/keys"
+for name in "${KEY_NAMES[@]}"; do
+  "$HOST_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$KEYS/$name"
+done
+cp "$KEYS"/* "$ROOTFS/root/keys/"
+
+# An existing configuration is kept by install.sh: this one points at the stand-ins.
+install -d -m 0755 "$ROOTFS/etc/appliance"
+cat >"$ROOTFS/etc/appliance/appliance.toml" <<EOF
+[audio]
+device = "testmic"
+[assemblyai]
+url = "ws://127.0.0.1:$SPEECH_PORT/v3/ws"
+[x]
+api_url = "http://127.0.0.1:$X_PORT"
+[gpio]
+pin_factory = "mock"
+EOF
+cat >"$ROOTFS/etc/asound.conf" <<'EOF'
+# The system test's microphone: the ALSA file plugin reading a FIFO the host feeds.
+pcm.testmic {
+    type file
+    slave.pcm "null"
+    file "/dev/null"
+    infile "/srv/mic/mic.fifo"
+    format "raw"
+}
+EOF
+install -d -m 0755 "$ROOTFS/srv/mic"
+mkfifo -m 0644 "$ROOTFS/srv/mic/mic.fifo"
+install -d -m 0755 "$ROOTFS/etc/systemd/system/appliance.service.d"
+cat >"$ROOTFS/etc/systemd/system/appliance.service.d/system-test.conf" <<EOF
+# A short watchdog, so the frozen-daemon check takes seconds.
+[Service]
+WatchdogSec=$WATCHDOG_SECONDS
+EOF
+
+# ---- stand-ins and the microphone feeder, on the host ------------------------------
+printf '%s\n' "${SCRIPT_LINES[@]}" >"$WORK/script.txt"
+"$HOST_PYTHON" -m appliance.cli standin speech --port "$SPEECH_PORT" \
+  --api-key "$(cat "$KEYS/assemblyai_api_key")" --script "$WORK/script.txt" >"$WORK/speech.log" 2>&1 &
+pids+=($!)
+"$HOST_PYTHON" -m appliance.cli standin x --port "$X_PORT" --credentials-dir "$KEYS" \
+  >"$WORK/x.log" 2>&1 &
+pids+=($!)
+mkdir -p "$WORK/spool"
+"$HOST_PYTHON" "$REPO/scripts/system-test/mic_feeder.py" "$ROOTFS/srv/mic/mic.fifo" "$WORK/spool" \
+  >"$WORK/feeder.log" 2>&1 &
+pids+=($!)
+
+speak() {  # speak FILE-STEM TEXT: espeak-ng → 16 kHz raw → the feeder's spool
+  espeak-ng -w "$WORK/$1.wav" "$2"
+  sox "$WORK/$1.wav" -r 16000 -c 1 -b 16 -e signed-integer -L -t raw "$WORK/$1.part"
+  mv "$WORK/$1.part" "$WORK/spool/$1.raw"
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds
+  local seconds=$1 what=$2 deadline
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then log "timed out after ${seconds}s: $what"; return 1; fi
+    sleep 1
+  done
+}
+
+# ---- boot ------------------------------------------------------------------------
+# On a host whose PID 1 is not systemd, nspawn expects what systemd creates at boot.
+mkdir -p /run/systemd/nspawn
+mountpoint -q /run/systemd/nspawn || mount -t tmpfs tmpfs /run/systemd/nspawn
+mkdir -p /run/systemd/inaccessible
+(
+  cd /run/systemd/inaccessible
+  [ -e reg ] || touch reg; [ -e dir ] || mkdir dir; [ -e chr ] || mknod chr c 0 0
+  [ -e blk ] || mknod blk b 0 0; [ -e fifo ] || mkfifo fifo
+  chmod 0000 reg dir chr blk fifo
+)
+log "booting the container"
+systemd-nspawn -D "$ROOTFS" --register=no --keep-unit --boot --console=read-only \
+  --bind="$CACHE/pip:/root/.cache/pip" >"$WORK/console.log" 2>&1 &
+NSPAWN=$!
+container_init() { pgrep -P "$NSPAWN" | head -1; }
+wait_for 30 "the container's init" container_init || { tail -20 "$WORK/console.log"; exit 1; }
+INIT=$(container_init)
+cexec() { nsenter -t "$INIT" -a env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+show() { cexec systemctl show -p "$1" --value appliance.service; }
+timeout 90 nsenter -t "$INIT" -a systemctl is-system-running --wait >/dev/null 2>&1 || true
+log "container: $(cexec systemctl is-system-running || true)"
+
+# ---- install ---------------------------------------------------------------------
+log "scripts/install.sh --non-interactive (pip takes a few minutes the first time)"
+if ! cexec bash /root/appliance-src/scripts/install.sh --non-interactive --keys-from /root/keys \
+  >"$WORK/install.log" 2>&1; then
+  cat "$WORK/install.log"
+  fail "install.sh"
+  exit 1
+fi
+cat "$WORK/install.log"
+rm -rf "$ROOTFS/root/keys"
+pass "install.sh --non-interactive"
+if [ "$(stat -c '%a %U' "$ROOTFS/etc/appliance/credentials")" = "700 root" ] \
+  && [ "$(stat -c '%a %U' "$ROOTFS/etc/appliance/credentials/x_access_token")" = "600 root" ]; then
+  pass "credentials directory 0700 root, key files 0600 root"
+else
+  fail "credential permissions: $(ls -la "$ROOTFS/etc/appliance/credentials")"
+fi
+
+# ---- 1. active, with its STATUS= ---------------------------------------------------
+is_active() { [ "$(show ActiveState)" = active ]; }
+if wait_for 60 "appliance active" is_active && [ -n "$(show StatusText)" ]; then
+  pass "the unit is active: STATUS=$(show StatusText)"
+else
+  fail "the unit is not active ($(show ActiveState)/$(show Result))"
+  cexec journalctl -u appliance --no-pager -n 50 || true
+fi
+journal_has() { cexec journalctl -u appliance.service --no-pager -o cat "$@" | grep -q .; }
+wait_for 60 "a speech session" journal_has APPLIANCE_EVENT=session_opened \
+  || fail "no speech session opened"
+
+# ---- 2. voice confirmation and `appliance confirm` reach the X stand-in ---------------
+posted_on_x() { grep -qF "$1" "$WORK/x.log"; }
+speak 1-voice "$VOICE_SENTENCE"
+sleep 1
+speak 2-tweet-that "Tweet that."
+if wait_for 60 "the voice-confirmed post" posted_on_x "$VOICE_SENTENCE"; then
+  pass "a sentence confirmed by voice was posted to the X stand-in"
+else
+  fail "the voice-confirmed sentence never reached X"
+fi
+has_confirm_command() { cexec appliance confirm --help; }
+confirm_step=pending
+if has_confirm_command >/dev/null 2>&1; then
+  speak 3-confirm "$CONFIRM_SENTENCE"
+  heard() { cexec journalctl -u appliance.service --no-pager -o cat | grep -qF "$CONFIRM_SENTENCE"; }
+  wait_for 60 "the sentence to confirm" heard || true
+  if cexec appliance confirm && wait_for 30 "the post" posted_on_x "$CONFIRM_SENTENCE"; then
+    confirm_step=passed
+    pass "a sentence confirmed with \`appliance confirm\` was posted"
+  else
+    confirm_step=failed
+    fail "\`appliance confirm\` did not post"
+  fi
+else
+  log "PENDING \`appliance confirm\` is not in this tree yet: that step was not run"
+fi
+
+# ---- 3. the journal fields ---------------------------------------------------------
+cexec journalctl -u appliance.service --no-pager -o json APPLIANCE_EVENT=posted >"$WORK/posted.json"
+x_post_id=$(sed -n "s/.*post \([0-9]*\): 'The kettle.*/\1/p" "$WORK/x.log" | head -1)
+if [ -n "$x_post_id" ] && grep -q "\"POST_ID\":\"$x_post_id\"" "$WORK/posted.json"; then
+  pass "journalctl -u appliance APPLIANCE_EVENT=posted shows POST_ID=$x_post_id"
+else
+  fail "no APPLIANCE_EVENT=posted entry with POST_ID=$x_post_id"
+  cat "$WORK/posted.json"
+fi
+if cexec journalctl -u appliance.service --no-pager -o json APPLIANCE_EVENT=session_opened \
+  | grep -q '"SPEECH_SESSION_ID":"[^"]'; then
+  pass "session_opened entries carry SPEECH_SESSION_ID"
+else
+  fail "no SPEECH_SESSION_ID on session_opened"
+fi
+journal_has APPLIANCE_EVENT=confirmed && pass "APPLIANCE_EVENT=confirmed is logged" \
+  || fail "no APPLIANCE_EVENT=confirmed"
+
+# ---- 4. doctor, against the stand-ins ----------------------------------------------
+if cexec appliance doctor >"$WORK/doctor.log" 2>&1; then
+  pass "appliance doctor: all checks passed"
+else
+  fail "appliance doctor reported a problem"
+fi
+cat "$WORK/doctor.log"
+
+# ---- 5. a frozen daemon is restarted by the watchdog -------------------------------
+restarts_before=$(show NRestarts)
+frozen_pid=$(show MainPID)
+cexec kill -STOP "$frozen_pid"
+log "froze the daemon (pid $frozen_pid in the container); WatchdogSec=$WATCHDOG_SECONDS"
+restarted() { [ "$(show NRestarts)" -gt "$restarts_before" ] && is_active; }
+if wait_for 60 "the watchdog restart" restarted \
+  && cexec journalctl -u appliance.service --no-pager | grep -q "Failed with result 'watchdog'"; then
+  pass "the frozen daemon was killed (Result=watchdog) and restarted (NRestarts=$(show NRestarts))"
+else
+  fail "no watchdog restart (NRestarts=$(show NRestarts), $(show ActiveState))"
+fi
+
+# ---- 6. a broken configuration: failed, no restart loop ----------------------------
+cp "$ROOTFS/etc/appliance/appliance.toml" "$WORK/appliance.toml.good"
+printf '[nonsense]\nkey = 1\n' >>"$ROOTFS/etc/appliance/appliance.toml"
+restarts_before=$(show NRestarts)
+cexec systemctl restart appliance.service >/dev/null 2>&1 || true
+sleep 12  # more than twice RestartSec=: a restart loop would show by now
+if [ "$(show ActiveState)" = failed ] && [ "$(show NRestarts)" = "$restarts_before" ] \
+  && [ "$(show ExecMainStatus)" = 78 ]; then
+  pass "a broken configuration leaves the unit failed (exit 78), not restarting"
+else
+  fail "broken configuration: $(show ActiveState), NRestarts $(show NRestarts), status $(show ExecMainStatus)"
+fi
+cp "$WORK/appliance.toml.good" "$ROOTFS/etc/appliance/appliance.toml"
+cexec systemctl restart appliance.service && wait_for 30 "active again" is_active \
+  && pass "fixed configuration: active again" || fail "did not come back after the fix"
+
+# ---- 7. no key anywhere in the journal ---------------------------------------------
+cexec journalctl --no-pager -o export >"$WORK/journal.export" 2>/dev/null || true
+leaked=0
+for name in "${KEY_NAMES[@]}"; do
+  if grep -qF "$(cat "$KEYS/$name")" "$WORK/journal.export" "$WORK/console.log"; then
+    fail "the value of $name appears in the journal"
+    leaked=1
+  fi
+done
+[ "$leaked" = 0 ] && pass "no key value in the journal ($(wc -l <"$WORK/journal.export") lines searched)"
+
+log "appliance confirm step: $confirm_step"
+if [ "$failures" -gt 0 ]; then
+  log "FAILED: $failures check(s); KEEP=1 keeps $WORK for a look"
+  exit 1
+fi
+log "PASSED"
