@@ -53,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from_dir = args.from_dir
         return run_setup(args.config, os.environ, args.non_interactive, from_dir)
+    if args.command in ("status", "confirm", "cancel", "mute", "unmute"):
+        return _control(args.command, args.config, getattr(args, "json", False))
+    if args.command == "selftest":
+        return _selftest(args.config)
     parser.print_help()
     return EX_USAGE
 
@@ -103,7 +107,52 @@ def _parser() -> argparse.ArgumentParser:
         help="read keys from $APPLIANCE_<NAME> (e.g. APPLIANCE_ASSEMBLYAI_API_KEY) or --from-dir",
     )
     setup.add_argument("--from-dir", help="a directory holding one file per key, named as the key")
+    _add_panel_commands(commands, config_help)
     return parser
+
+
+def _add_panel_commands(commands: argparse._SubParsersAction, config_help: str) -> None:
+    """The control-socket commands and the wiring self-test."""
+    status = commands.add_parser("status", help="what the running daemon is doing")
+    status.add_argument("--json", action="store_true", help="print the reply as JSON")
+    for name, text in (
+        ("confirm", "post the sentence that is waiting (like pressing the button)"),
+        ("cancel", "drop the sentence that is waiting (like holding the button)"),
+        ("mute", "stop listening: no audio leaves the device until `appliance unmute`"),
+        ("unmute", "listen again"),
+    ):
+        commands.add_parser(name, help=text)
+    commands.add_parser(
+        "selftest", help="check the wiring: every LED pattern, then a press and a hold"
+    )
+    for name in ("status", "confirm", "cancel", "mute", "unmute", "selftest"):
+        commands.choices[name].add_argument("--config", help=config_help)
+
+
+def _control(command: str, config_arg: str | None, as_json: bool) -> int:
+    from pathlib import Path
+
+    from appliance.config import config_path, load_settings
+    from appliance.control import run_command
+
+    try:
+        settings = load_settings(config_path(config_arg, os.environ))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return EX_CONFIG
+    return run_command(command, Path(settings.control.socket), as_json=as_json)
+
+
+def _selftest(config_arg: str | None) -> int:
+    from appliance.config import config_path, load_settings
+    from appliance.selftest import run_selftest
+
+    try:
+        settings = load_settings(config_path(config_arg, os.environ))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return EX_CONFIG
+    return run_selftest(settings)
 
 
 def _run(config_arg: str | None) -> int:

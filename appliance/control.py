@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -211,8 +212,7 @@ def request(path: Path, command: str, timeout_seconds: float = 10.0) -> dict[str
             ) from None
         except PermissionError:
             raise ControlError(
-                f"permission denied on {path}: run as root or as a member of the "
-                "socket's group"
+                f"permission denied on {path}: run as root or as a member of the socket's group"
             ) from None
         except OSError as error:
             raise ControlError(f"cannot reach the daemon at {path}: {error}") from None
@@ -233,3 +233,24 @@ def request(path: Path, command: str, timeout_seconds: float = 10.0) -> dict[str
     if not isinstance(answer, dict):
         raise ControlError(f"the daemon sent an unexpected reply: {answer!r}")
     return answer
+
+
+def run_command(command: str, socket_path: Path, *, as_json: bool = False) -> int:
+    """`appliance status|confirm|cancel|mute|unmute`: print the reply; 0 if it was ok."""
+    from appliance.control_replies import format_status
+
+    try:
+        reply = request(socket_path, command)
+    except ControlError as error:
+        print(f"appliance {command}: {error}", file=sys.stderr)
+        return 1
+    is_ok = bool(reply.get("ok"))
+    if as_json:
+        print(json.dumps(reply, ensure_ascii=False, indent=2))
+    elif not is_ok:
+        print(f"appliance {command}: {reply.get('error') or reply.get('message')}", file=sys.stderr)
+    elif command == "status":
+        print(format_status(reply), end="")
+    else:
+        print(reply.get("message") or reply.get("status", "done"))
+    return 0 if is_ok else 1

@@ -21,8 +21,17 @@ from appliance.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.control import ControlCall, ControlError, ControlServer
 from appliance.control_replies import event_for, outcome_reply, status_reply
 from appliance.errors import ConfigError
-from appliance.events import MuteChanged, MuteToggled, SetMuted
-from appliance.events import ButtonPressed, DeletePost, DiscardRequested, Log, QueuePost, Tick
+from appliance.events import (
+    ButtonPressed,
+    DeletePost,
+    DiscardRequested,
+    Log,
+    MuteChanged,
+    MuteToggled,
+    QueuePost,
+    SetMuted,
+    Tick,
+)
 from appliance.leds import Pattern
 from appliance.microphone import CaptureLoop
 from appliance.outbox import Outbox

@@ -288,6 +288,14 @@ def _separate_words(pattern: Pattern) -> str:
     return "; ".join(f"{name} {_look_words(look)}" for name, look in chosen.items())
 
 
+def expectation(pattern: Pattern, layout: str) -> str:
+    """What the user should see for `pattern` on `layout`, in words (for the self-test)."""
+    if layout == "rgb":
+        colour, look = _RGB[pattern]
+        return f"{colour.name}, {_look_words(look)}"
+    return _separate_words(pattern)
+
+
 def pattern_table_markdown() -> str:
     """The README's LED table, generated from the patterns above so the two cannot differ."""
     rows = [

@@ -39,6 +39,13 @@ EDGE_MARGIN_SECONDS = 0.002
 JOIN_TIMEOUT_SECONDS = 2.0
 
 
+def led_pins_for(gpio: Any) -> dict[str, int]:
+    """The LED pins of `gpio` (GpioSettings) for its layout, by channel name."""
+    if gpio.layout == "rgb":
+        return {"red": gpio.rgb_red_pin, "green": gpio.rgb_green_pin, "blue": gpio.rgb_blue_pin}
+    return {"green": gpio.green_pin, "amber": gpio.amber_pin, "red": gpio.red_pin}
+
+
 class PanelError(ApplianceError):
     """The GPIO pins could not be opened (no such backend, pin busy or missing)."""
 

@@ -178,7 +178,6 @@ class SpeechLink:
             self._is_idle_reported = False
             if not self._wait_for_open_slot(stop):
                 continue
-            self.open_times.append(self._clock())
             outcome = self._one_session(stop)
             if stop.is_set():
                 break
@@ -252,6 +251,8 @@ class SpeechLink:
             return _Outcome(code, f"the server answered HTTP {error.status_code}", 0.0)
         except (OSError, websocket.WebSocketException) as error:
             return _Outcome(None, f"cannot connect to {self._host}: {error}", 0.0)
+        # Counted once the server took the upgrade: that is a new session to it.
+        self.open_times.append(self._clock())
         try:
             return self._stream(ws, stop)
         finally:

@@ -159,7 +159,6 @@ events = st.one_of(
 @given(st.lists(st.tuples(st.floats(0, 40), events), max_size=40))
 def test_every_post_has_exactly_one_confirmation(steps):
     now, state = 0.0, State()
-    candidate_confirmable = None
     for gap, event in steps:
         now += gap
         before = state.candidate
@@ -181,5 +180,3 @@ def test_every_post_has_exactly_one_confirmation(steps):
                 assert state.candidate is None
             else:
                 assert queued == ["My cat is the boss."]
-        candidate_confirmable = state.candidate
-    assert candidate_confirmable is None or candidate_confirmable == state.candidate

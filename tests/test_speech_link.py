@@ -185,8 +185,8 @@ def test_no_server_means_retrying_not_exiting():
     assert not thread.is_alive()
 
 
-def test_audio_is_never_sent_while_the_link_is_down():
+def test_audio_is_kept_not_sent_while_the_link_is_down():
     recorder = Recorder()
     link = SpeechLink(url="ws://127.0.0.1:9/v3/ws", api_key=KEY, speech_model="m", emit=recorder)
     link.send_audio(silence(0.05))
-    assert link.chunks_dropped == 1 and link.chunks_sent == 0
+    assert len(link.backlog) == 1 and link.chunks_sent == 0 and link.chunks_dropped == 0

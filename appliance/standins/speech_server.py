@@ -93,6 +93,7 @@ class SpeechStandin:
         end_silence_ms: int = 700,
         speech_rms_threshold: float = 500.0,
         close_timeout_seconds: float = 2.0,
+        sessions_per_minute: int | None = 5,
     ) -> None:
         self._script = ScriptCursor(script)
         self._api_key = api_key
@@ -106,6 +107,13 @@ class SpeechStandin:
             ),
         )
         self._close_timeout_seconds = close_timeout_seconds
+        # The service caps new sessions per minute (5 on free accounts). What it answers
+        # beyond the cap is undocumented; the stand-in refuses the handshake with 429.
+        self._sessions_per_minute = sessions_per_minute
+        self._opens: list[float] = []
+        self.refused_opens = 0
+        self._refuse_until = 0.0
+        self._reply_delay_seconds = 0.0
         self._server: Server | None = None
         self._url: str | None = None
         self._serve_thread: threading.Thread | None = None
@@ -170,6 +178,23 @@ class SpeechStandin:
         """Fault: cut every open TCP connection, without a close frame."""
         self._fault(("drop", CLOSE_ABNORMAL, "Connection dropped by the stand-in"))
 
+    def stall_all(self) -> None:
+        """Fault: half-open. Stop reading and answering (pings too), keep TCP open."""
+        self._fault(("stall", 0, ""))
+
+    def inject(self, frame: str | bytes) -> None:
+        """Fault: send this raw frame (malformed, unknown type, oversized...) to every session."""
+        text = frame.decode("latin-1") if isinstance(frame, bytes) else frame
+        self._fault(("send", 0, text))
+
+    def refuse_for(self, seconds: float) -> None:
+        """Fault: an outage. Handshakes are answered 503 for this long."""
+        self._refuse_until = time.monotonic() + seconds
+
+    def set_reply_delay(self, seconds: float) -> None:
+        """Fault: slow answers. Every message a session sends waits this long first."""
+        self._reply_delay_seconds = seconds
+
     @property
     def sessions(self) -> list[SessionRecord]:
         """Every upgraded connection so far, refused ones (1008, 3006) included."""
@@ -211,6 +236,20 @@ class SpeechStandin:
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path != PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        now = time.monotonic()
+        if now < self._refuse_until:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Outage (stand-in fault)\n")
+        with self._changed:
+            self._opens = [t for t in self._opens if now - t < 60.0]
+            if (
+                self._sessions_per_minute is not None
+                and len(self._opens) >= self._sessions_per_minute
+            ):
+                self.refused_opens += 1
+                return connection.respond(
+                    HTTPStatus.TOO_MANY_REQUESTS, "Too many new sessions per minute\n"
+                )
+            self._opens.append(now)
         return None
 
     def _update(self, live: _LiveSession, **changes: object) -> None:
@@ -292,6 +331,11 @@ class SpeechStandin:
             else:
                 if kind == "drop":
                     self._drop(ws, live, reason)
+                elif kind == "stall":
+                    self._stall(ws)
+                elif kind == "send":
+                    ws.send(reason)
+                    continue
                 else:
                     self._execute(ws, live, [Close(code, reason)])
                 return
@@ -312,6 +356,8 @@ class SpeechStandin:
     def _execute(self, ws: ServerConnection, live: _LiveSession, actions: Sequence[Action]) -> bool:
         """Carry out the actions; True once the connection has been closed."""
         for action in actions:
+            if self._reply_delay_seconds:
+                self._stopping.wait(self._reply_delay_seconds)
             if isinstance(action, Close):
                 reason = _truncate_reason(action.reason)
                 self._update(live, close_code=action.code, close_reason=reason)
@@ -329,6 +375,18 @@ class SpeechStandin:
                     action.message["transcript"],
                 )
         return False
+
+    def _stall(self, ws: ServerConnection) -> None:
+        """Read nothing more (so no pong goes out) until the stand-in stops; then cut TCP."""
+
+        def swallow(data: bytes) -> None:
+            pass  # unread, unanswered: as if the peer had vanished
+
+        # websockets answers pings in its reader thread: its input goes nowhere now,
+        # (without blocking that thread, which holds the connection's lock meanwhile).
+        ws.protocol.receive_data = swallow  # type: ignore[method-assign]
+        self._stopping.wait()
+        ws.close_socket()
 
     def _drop(self, ws: ServerConnection, live: _LiveSession, reason: str) -> None:
         self._update(live, close_code=CLOSE_ABNORMAL, close_reason=reason)

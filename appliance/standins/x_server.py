@@ -14,7 +14,6 @@ import string
 import sys
 import threading
 import time
-import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ from typing import Any
 
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 
+from appliance import post_text
 from appliance.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,9 @@ TIMESTAMP_LIFETIME_SECONDS = 600
 RATE_LIMIT_POSTS = 100  # X's documented per-user limit for POST /2/tweets ...
 RATE_WINDOW_SECONDS = 15 * 60  # ... per 15-minute window
 USER_24H_LIMIT_POSTS = 17  # what X's free tier reports in x-user-limit-24hour-limit
-FAULT_KINDS = ("503", "429", "401", "403", "hang")
+# "accept_and_hang" stores the post, then never answers: the answer is lost, as when
+# the network drops after X has the post.
+FAULT_KINDS = ("503", "429", "401", "403", "hang", "accept_and_hang")
 _KEY_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 CREDENTIAL_FILES = tuple(f"x_{name}" for name in _KEY_NAMES)  # as the daemon reads them
 DEFAULT_PORT = 8089
@@ -66,16 +68,9 @@ class StandinPost:
     received_at: float  # time.time() seconds
 
 
-_LIGHT_CODE_POINTS = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # weigh 1, others 2
-
-
 def weighted_length(text: str) -> int:
-    """X's weighted length, except that URLs count as typed rather than as 23."""
-    normalized = unicodedata.normalize("NFC", text)
-    return sum(
-        1 if any(low <= ord(char) <= high for low, high in _LIGHT_CODE_POINTS) else 2
-        for char in normalized
-    )
+    """X's weighted length (twitter-text v3 rules: CJK and emoji 2, any URL 23)."""
+    return post_text.weighted_length(text)
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -192,6 +187,7 @@ class XStandin:
         self._posts_changed = threading.Condition(self._lock)
         self._posts: dict[str, StandinPost] = {}
         self._faults: deque[tuple[str, dict[str, Any]]] = deque()
+        self._timed_fault: tuple[str, dict[str, Any], float] | None = None  # kind, kw, until
         self._window_post_times: deque[float] = deque()  # accepted in the last 15 minutes
         self._sequence = 0
         self._connections: set[socket.socket] = set()
@@ -254,8 +250,10 @@ class XStandin:
         with self._posts_changed:
             return self._posts_changed.wait_for(lambda: len(self._posts) >= n, timeout)
 
-    def inject(self, kind: str, count: int = 1, **kw: Any) -> None:
-        """Answer the next `count` POSTs with a fault instead of handling them.
+    def inject(
+        self, kind: str, count: int = 1, *, for_seconds: float | None = None, **kw: Any
+    ) -> None:
+        """Answer the next `count` POSTs (or every POST for `for_seconds`) with a fault.
 
         "429" takes reset_in_seconds (default 900) and user_24h (the 24-hour user limit
         rather than the 15-minute window); "hang" reads the request and never answers.
@@ -268,7 +266,10 @@ class XStandin:
         if count < 1:
             raise ValueError("count must be at least 1")
         with self._lock:
-            self._faults.extend([(kind, dict(kw))] * count)
+            if for_seconds is not None:
+                self._timed_fault = (kind, dict(kw), time.monotonic() + for_seconds)
+            else:
+                self._faults.extend([(kind, dict(kw))] * count)
 
     # ---- request handling (handler threads) --------------------------------------
 
@@ -283,19 +284,29 @@ class XStandin:
             handler.send_error(400, "Content-Length is not a number.")
             return
         body = handler.rfile.read(length) if length > 0 else b""
-        with self._lock:
-            fault = self._faults.popleft() if method == "POST" and self._faults else None
-        if fault is not None:
+        fault = self._next_fault() if method == "POST" else None
+        if fault is not None and fault[0] != "accept_and_hang":
             status, payload, headers = self._fault_answer(*fault)
         elif not self._is_signed(handler, method, body):
             status, payload, headers = 401, UNAUTHORIZED, {}
         else:
             status, payload, headers = self._route(method, handler.path.split("?")[0], body)
+            if fault is not None and status == 201:
+                status = 0  # accepted and stored; the answer never comes
         if status == 0:  # "hang": hold the connection, answer nothing
             self._stopping.wait()
             handler.close_connection = True
             return
         handler.send_json(status, payload, headers)
+
+    def _next_fault(self) -> tuple[str, dict[str, Any]] | None:
+        with self._lock:
+            if self._timed_fault is not None:
+                kind, kw, until = self._timed_fault
+                if time.monotonic() < until:
+                    return kind, kw
+                self._timed_fault = None
+            return self._faults.popleft() if self._faults else None
 
     def _is_signed(self, handler: _Handler, method: str, body: bytes) -> bool:
         # Verify against the URL the client reached (and so signed), not api.twitter.com.
