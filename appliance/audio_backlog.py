@@ -71,10 +71,14 @@ class Backlog:
         with self._changed:
             return len(self._chunks)
 
-    def has_speech(self) -> bool:
-        """True while speech waits to be sent: a session is needed for it."""
+    def owes_speech(self) -> bool:
+        """True while speech from a wanted session waits to be sent (after an outage).
+
+        Pre-roll (the bound lowered by `retain`) owes nothing: a click in it must not
+        open a session by itself.
+        """
         with self._changed:
-            return any(is_speech for _, is_speech in self._chunks)
+            return self._limit == self.max_chunks and any(s for _, s in self._chunks)
 
     def push(self, chunk: bytes, is_speech: bool) -> None:
         with self._changed:

@@ -57,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _control(args.command, args.config, getattr(args, "json", False))
     if args.command == "selftest":
         return _selftest(args.config)
+    if args.command == "outbox":
+        from appliance import outbox_cli
+
+        return outbox_cli.run(args.action, args.id, args.limit, args.config, os.environ)
     parser.print_help()
     return EX_USAGE
 
@@ -95,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a local stand-in of AssemblyAI or X (see `appliance standin speech -h`)",
     )
     standin.add_argument("which", choices=["speech", "x"])
-    config_help = "configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)"
+    config_help = (
+        "configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)"
+    )
     doctor = commands.add_parser("doctor", help="check the installation, one line per check")
     doctor.add_argument("--config", help=config_help)
     doctor.add_argument("--offline", action="store_true", help="skip the network checks")
@@ -108,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     setup.add_argument("--from-dir", help="a directory holding one file per key, named as the key")
     _add_panel_commands(commands, config_help)
+    from appliance import outbox_cli
+
+    outbox_cli.add_parser(commands, config_help)
     return parser
 
 

@@ -183,18 +183,22 @@ def _on_sentence(
 
 def _set_muted(state: State, is_muted: bool, source: str) -> tuple[State, list[Effect]]:
     if is_muted == state.is_muted:
-        # Still carried out: the switch repeats its position, and repeating is harmless.
-        return state, [SetMuted(is_muted)]
+        return state, []  # the switch repeats its position; the daemon set it at start
     if not is_muted:
         return replace(state, is_muted=False), [
             SetMuted(False),
             Log("unmuted", f"Unmuted ({source}): listening again."),
         ]
-    # A sentence heard before muting is dropped too: muting means "not this, not now".
+    # What was heard or confirmed before muting is dropped too: muting means "not this,
+    # not now", and while muted a press could not cancel a grace period any more.
+    cancelled: list[Effect] = []
+    if state.pending is not None:
+        state, cancelled = _cancel_pending(state, source)
     dropped = f" Dropped {state.candidate.text!r}." if state.candidate else ""
     return replace(state, is_muted=True, candidate=None, partial=""), [
         SetMuted(True),
         Log("muted", f"Muted ({source}): no audio leaves the device.{dropped}"),
+        *cancelled,
     ]
 
 
@@ -213,7 +217,7 @@ def _discard(state: State, source: str) -> tuple[State, list[Effect]]:
     if state.candidate is None:
         return state, [Log("discarded", f"Nothing to discard ({source}).")]
     return replace(state, candidate=None), [
-        Log("discarded", f"Discarded {state.candidate.text!r} ({source}).")
+        Log("discarded", f"Discarded “{state.candidate.text}” ({source}).")
     ]
 
 

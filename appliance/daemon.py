@@ -35,7 +35,7 @@ from appliance.events import (
 from appliance.leds import Pattern
 from appliance.microphone import CaptureLoop
 from appliance.outbox import Outbox
-from appliance.panel import Panel
+from appliance.panel import Panel, led_pins_for
 from appliance.poster import Poster
 from appliance.speech import SpeechLink, link_settings
 from appliance.systemd_io import Notifier
@@ -234,11 +234,7 @@ def _open_outbox(settings: Settings) -> Outbox:
 
 def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], None]) -> Panel:
     gpio = settings.gpio
-    pins = (
-        {"green": gpio.green_pin, "amber": gpio.amber_pin, "red": gpio.red_pin}
-        if gpio.layout == "separate"
-        else {"red": gpio.rgb_red_pin, "green": gpio.rgb_green_pin, "blue": gpio.rgb_blue_pin}
-    )
+    pins = led_pins_for(gpio)
     try:
         return Panel(
             pin_factory=pin_factory,

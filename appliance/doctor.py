@@ -7,6 +7,7 @@ import math
 import os
 import stat
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +151,9 @@ def check_pin_factory(name: str) -> Check:
         if factory is None:
             from gpiozero import Device
 
-            factory = Device._default_pin_factory()
+            with warnings.catch_warnings():  # the fallbacks tried: the failure says enough
+                warnings.simplefilter("ignore")
+                factory = Device._default_pin_factory()
         label = type(factory).__name__
         factory.close()
     except Exception as error:  # noqa: BLE001 - gpiozero's backends raise many kinds
@@ -159,9 +162,7 @@ def check_pin_factory(name: str) -> Check:
     return Check("pin factory", "ok", f"{name or 'default'!r} loads ({label})")
 
 
-def check_clock(
-    now_seconds: float, server_dates: Mapping[str, float], is_offline: bool
-) -> Check:
+def check_clock(now_seconds: float, server_dates: Mapping[str, float], is_offline: bool) -> Check:
     fix = "sudo timedatectl set-ntp true; check that the Pi reaches an NTP server"
     for host, server_seconds in server_dates.items():
         skew = now_seconds - server_seconds

@@ -14,6 +14,7 @@ from pathlib import Path
 # makes a posted one deleted.
 QUEUED, SENDING, POSTED, WAITING, FAILED = "queued", "sending", "posted", "waiting", "failed"
 DROPPED, DELETED = "dropped", "deleted"
+FILE_NAME = "outbox.sqlite3"  # in [state] dir
 _SENDABLE = (QUEUED, WAITING)
 
 _SCHEMA = """

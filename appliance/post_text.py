@@ -30,9 +30,9 @@ def clean(text: str) -> str:
     kept = []
     for char in text:
         category = unicodedata.category(char)
-        if category == "Cc" or (category == "Cf" and char not in _KEEP_FORMAT):
+        if char.isspace():
             kept.append(" ")  # a newline or tab between words still separates them
-        else:
+        elif category not in ("Cc", "Cf") or char in _KEEP_FORMAT:
             kept.append(char)
     return _SPACES.sub(" ", "".join(kept)).strip()
 

@@ -160,7 +160,7 @@ class SpeechLink:
         return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
 
     def _is_session_needed(self) -> bool:
-        return self._decide(None) is Decision.OPEN or self.backlog.has_speech()
+        return self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
 
     def _decide(self, session_age_seconds: float | None) -> Decision:
         with self._lock:
@@ -291,6 +291,10 @@ class SpeechLink:
                 self._terminate(ws, session)
         finally:
             self._is_up.clear()
+            if session.close_code is None:
+                # Lost, not closed: a close handshake would wait on a dead peer, and on
+                # the receiver's read lock; cut the socket so both threads end now.
+                ws.shutdown()
             up_seconds = self._clock() - opened_at
             if not session.is_terminated and ended_by_us is not Decision.CLOSE:
                 # Words sent to a session that died unfinished go to the next one.
@@ -322,7 +326,7 @@ class SpeechLink:
             self.last_progress_at = now
             decision = self._decide(now - opened_at)
             # Speech still in the backlog (after an outage) is sent before we let go.
-            if decision in (Decision.CLOSE, Decision.ROTATE) and not self.backlog.has_speech():
+            if decision in (Decision.CLOSE, Decision.ROTATE) and not self.backlog.owes_speech():
                 return decision
             if now - session.last_heard_at > self.settings.ping_timeout_seconds:
                 session.lost(

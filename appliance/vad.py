@@ -8,10 +8,12 @@ import webrtcvad
 
 SAMPLE_RATE_HZ = 16000
 FRAME_BYTES = 320  # 10 ms of 16 kHz s16le: the smallest frame webrtcvad takes
-# A 50 ms chunk is speech when most of its 10 ms frames are.
+# A 50 ms chunk is speech when most of its 10 ms frames are (kept when catching up).
 SPEECH_FRAMES_PER_CHUNK = 3
-# Speech starts when this many of the last ONSET_WINDOW chunks were speech: a door
-# slam or a click (one or two chunks) must not open a billed session.
+# For starting a session, stricter: 4 of 5 frames, in 3 of the last 5 chunks. A key
+# click is voiced for two chunks (webrtcvad's hangover); in a simulated hour of
+# typing (bench/speech_cost.py) this opened no session, looser rules opened dozens.
+ONSET_FRAMES_PER_CHUNK = 4
 ONSET_CHUNKS = 3
 ONSET_WINDOW_CHUNKS = 5
 
@@ -19,8 +21,9 @@ ONSET_WINDOW_CHUNKS = 5
 class SpeechDetector:
     """Feeds chunks to webrtcvad; says whether each is speech and whether speech is going on."""
 
-    def __init__(self, aggressiveness: int = 2) -> None:
-        # 2 of 0..3: rejects fans and keyboard noise better than 0-1, still keeps soft speech.
+    def __init__(self, aggressiveness: int = 3) -> None:
+        # 3 of 0..3, the strictest: clicks and noise must not be billed; the 1 s of
+        # pre-roll covers the soft start of a sentence the detector is late for.
         self._vad = webrtcvad.Vad(aggressiveness)
         self._recent: deque[bool] = deque(maxlen=ONSET_WINDOW_CHUNKS)
 
@@ -30,9 +33,8 @@ class SpeechDetector:
             chunk[i : i + FRAME_BYTES] for i in range(0, len(chunk) - FRAME_BYTES + 1, FRAME_BYTES)
         ]
         voiced = sum(self._vad.is_speech(frame, SAMPLE_RATE_HZ) for frame in frames)
-        result = voiced >= min(SPEECH_FRAMES_PER_CHUNK, max(1, len(frames)))
-        self._recent.append(result)
-        return result
+        self._recent.append(voiced >= min(ONSET_FRAMES_PER_CHUNK, max(1, len(frames))))
+        return voiced >= min(SPEECH_FRAMES_PER_CHUNK, max(1, len(frames)))
 
     @property
     def is_speaking(self) -> bool:

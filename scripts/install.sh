@@ -19,6 +19,11 @@ DEBIAN_PACKAGES=(
   libsystemd-dev                                    # systemd-python (notify, journal)
   ca-certificates                                   # TLS to AssemblyAI and X
 )
+# On a Raspberry Pi, gpiozero's default pin factory is lgpio, which Raspberry Pi OS
+# ships as a Debian package: the virtual environment then sees the system's packages.
+is_pi=no
+grep -qs "Raspberry Pi" /proc/device-tree/model && is_pi=yes
+if [ "$is_pi" = yes ]; then DEBIAN_PACKAGES+=(python3-lgpio); fi
 
 interactive=yes
 keys_from=""
@@ -66,7 +71,12 @@ done
 
 step "3. virtual environment $VENV with the package"
 install -d -m 0755 "$PREFIX"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+if [ "$is_pi" = yes ]; then
+  grep -qs "include-system-site-packages = true" "$VENV/pyvenv.cfg" \
+    || python3 -m venv --system-site-packages "$VENV"
+else
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+fi
 # A local directory is always rebuilt and reinstalled, so an upgrade takes effect.
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$SOURCE_DIR"
 install -m 0644 "$SOURCE_DIR/README.md" "$PREFIX/README.md"

@@ -21,7 +21,8 @@ SCRIPT = [
 def sandbox():
     box = Sandbox(SCRIPT)
     box.start()
-    assert wait_until(lambda: box.daemon.state.link == "up", 10), box.daemon.state
+    # session = "on_speech" (the default): no session until someone speaks.
+    assert wait_until(lambda: box.daemon.state.link == "idle", 10), box.daemon.state
     yield box
     box.stop()
 
@@ -65,7 +66,7 @@ def test_nothing_is_posted_without_a_confirmation(speak):
     with Sandbox(
         SCRIPT[:2], settings_overrides={"confirm": {"candidate_window_seconds": 1.0}}
     ) as box:
-        assert wait_until(lambda: box.daemon.state.link == "up", 10)
+        assert wait_until(lambda: box.daemon.state.link == "idle", 10)
         box.say(speak(SCRIPT[0]) + speak(SCRIPT[1]))
         assert wait_until(lambda: candidate_text(box) == SCRIPT[1], 30)
         # The window passes; the candidate expires and a late press posts nothing.
@@ -76,12 +77,26 @@ def test_nothing_is_posted_without_a_confirmation(speak):
         assert box.daemon.outbox.entries() == []
 
 
-def test_keeps_listening_after_the_speech_server_drops_the_connection(sandbox, speak):
-    sandbox.speech.drop_all()
-    assert wait_until(lambda: sandbox.daemon.state.link != "up", 5)
-    assert wait_until(lambda: sandbox.daemon.state.link == "up", 15)
-    sandbox.say(speak(SCRIPT[0]))
-    assert wait_until(lambda: candidate_text(sandbox) == SCRIPT[0], 20)
-    sandbox.press_button()
-    assert sandbox.x.wait_for_posts(1, 10)
-    assert len(sandbox.speech.sessions) == 2
+def test_keeps_listening_after_the_speech_server_drops_the_connection(speak):
+    with Sandbox(SCRIPT, settings_overrides={"assemblyai": {"session": "always"}}) as box:
+        assert wait_until(lambda: box.daemon.state.link == "up", 10)
+        box.speech.drop_all()
+        assert wait_until(lambda: box.daemon.state.link != "up", 5)
+        assert wait_until(lambda: box.daemon.state.link == "up", 15)
+        box.say(speak(SCRIPT[0]))
+        assert wait_until(lambda: candidate_text(box) == SCRIPT[0], 20)
+        box.press_button()
+        assert box.x.wait_for_posts(1, 10)
+        assert len(box.speech.sessions) == 2
+
+
+def test_on_speech_opens_a_session_for_speech_and_closes_it_when_idle(speak):
+    overrides = {"assemblyai": {"idle_close_seconds": 2.0}}
+    with Sandbox(SCRIPT, settings_overrides=overrides) as box:
+        assert wait_until(lambda: box.daemon.state.link == "idle", 10)
+        assert box.speech.sessions == []  # silence costs nothing
+        box.say(speak(SCRIPT[0]))
+        assert wait_until(lambda: candidate_text(box) == SCRIPT[0], 20)
+        assert wait_until(lambda: box.daemon.state.link == "idle", 10)
+        assert box.speech.wait_for_closed(5)
+        assert [s.close_code for s in box.speech.sessions] == [1000]  # ended by Terminate

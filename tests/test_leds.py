@@ -196,3 +196,24 @@ def test_pattern_table_has_a_row_per_pattern():
 def test_unknown_layout_is_refused():
     with pytest.raises(ValueError, match="separate, rgb"):
         looks_for(Pattern.LISTENING, "matrix")
+
+
+def test_the_committed_picture_is_drawn_from_these_patterns():
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    script = runpy.run_path(str(root / "scripts" / "draw-led-patterns.py"))
+    drawn = script["svg"]()
+    for pattern in Pattern:
+        assert f">{pattern.name}</text>" in drawn
+    committed = (root / "docs" / "led-patterns.svg").read_text()
+    assert committed == drawn, "run scripts/draw-led-patterns.py and commit docs/"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_pattern_has_words_for_the_selftest(layout):
+    from appliance.leds import expectation
+
+    words = {expectation(pattern, layout) for pattern in Pattern}
+    assert len(words) == len(Pattern)  # each pattern is told apart in words too

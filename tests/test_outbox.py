@@ -59,3 +59,42 @@ def test_recover_requeues_entries_caught_sending(tmp_path):
         assert outbox.get(a).state == SENDING
         outbox.mark_failed(a, "X said no")
         assert outbox.get(a).state == FAILED and outbox.next_due() is None
+
+
+def test_a_dropped_entry_cannot_be_claimed_for_sending(tmp_path):
+    from appliance.outbox import DROPPED
+
+    with Outbox(tmp_path / "o.db") as outbox:
+        entry = outbox.add("never mind", "button")
+        assert outbox.drop(entry)
+        assert outbox.get(entry).state == DROPPED
+        assert not outbox.mark_sending(entry)  # the poster lost the race: it skips it
+        assert outbox.next_due() is None
+        assert outbox.retry(entry) and outbox.next_due().id == entry
+        assert outbox.mark_sending(entry)
+        assert not outbox.drop(entry) and not outbox.retry(entry)  # being sent right now
+        outbox.mark_posted(entry, "55")
+        assert not outbox.drop(entry) and not outbox.retry(entry)
+
+
+def test_retry_makes_a_waiting_entry_due_now(tmp_path):
+    clock = Clock()
+    with Outbox(tmp_path / "o.db", clock) as outbox:
+        entry = outbox.add("later", "button")
+        outbox.mark_sending(entry)
+        outbox.mark_waiting(entry, clock.now + 900, "429")
+        assert outbox.next_due() is None
+        assert outbox.retry(entry)
+        assert outbox.next_due().id == entry
+
+
+def test_mark_deleted_changes_only_the_posted_entry(tmp_path):
+    from appliance.outbox import DELETED
+
+    with Outbox(tmp_path / "o.db") as outbox:
+        a, b = outbox.add("a", "button"), outbox.add("b", "button")
+        for entry, post_id in ((a, "1"), (b, "2")):
+            outbox.mark_sending(entry)
+            outbox.mark_posted(entry, post_id)
+        outbox.mark_deleted("2")
+        assert (outbox.get(a).state, outbox.get(b).state) == (POSTED, DELETED)

@@ -3,125 +3,47 @@
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import logging
 import math
-import secrets
 import signal
 import socket
-import string
 import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
+from oauthlib.oauth1 import SignatureOnlyEndpoint
 
-from appliance import post_text
 from appliance.errors import ConfigError
+from appliance.standins.x_protocol import (  # noqa: F401 - re-exported
+    _TWITTER_EPOCH_MS,
+    CREDENTIAL_FILES,
+    DEFAULT_PORT,
+    DUPLICATE,
+    DUPLICATE_DETAIL,
+    FAULT_KINDS,
+    MAX_POST_WEIGHT,
+    NOT_PERMITTED,
+    RATE_LIMIT_POSTS,
+    RATE_WINDOW_SECONDS,
+    TIMESTAMP_LIFETIME_SECONDS,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    USER_24H_LIMIT_POSTS,
+    StandinPost,
+    _Answer,
+    _problem,
+    _same,
+    _Validator,
+    weighted_length,
+)
 
 log = logging.getLogger(__name__)
-
-MAX_POST_WEIGHT = 280
-TIMESTAMP_LIFETIME_SECONDS = 600
-RATE_LIMIT_POSTS = 100  # X's documented per-user limit for POST /2/tweets ...
-RATE_WINDOW_SECONDS = 15 * 60  # ... per 15-minute window
-USER_24H_LIMIT_POSTS = 17  # what X's free tier reports in x-user-limit-24hour-limit
-# "accept_and_hang" stores the post, then never answers: the answer is lost, as when
-# the network drops after X has the post.
-FAULT_KINDS = ("503", "429", "401", "403", "hang", "accept_and_hang")
-_KEY_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-CREDENTIAL_FILES = tuple(f"x_{name}" for name in _KEY_NAMES)  # as the daemon reads them
-DEFAULT_PORT = 8089
-_TWITTER_EPOCH_MS = 1288834974657  # X's snowflake ids count milliseconds from here
-_Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
-
-
-def _problem(status: int, title: str, detail: str, kind: str = "about:blank") -> dict[str, Any]:
-    return {"title": title, "detail": detail, "type": kind, "status": status}
-
-
-UNAUTHORIZED = _problem(401, "Unauthorized", "Unauthorized")
-DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
-DUPLICATE = _problem(403, "Forbidden", DUPLICATE_DETAIL)
-_PERMISSIONS_DETAIL = (  # what X answers an app without "Read and write" permission
-    "Your client app is not configured with the appropriate oauth1 app permissions"
-    " for this endpoint."
-)
-_PERMISSIONS_TYPE = "https://api.twitter.com/2/problems/oauth1-permissions"
-NOT_PERMITTED = _problem(403, "Forbidden", _PERMISSIONS_DETAIL, _PERMISSIONS_TYPE)
-UNAVAILABLE = _problem(503, "Service Unavailable", "Service Unavailable")
-TOO_MANY_REQUESTS = _problem(429, "Too Many Requests", "Too Many Requests")
-
-
-@dataclass(frozen=True)
-class StandinPost:
-    """A post the stand-in accepted."""
-
-    id: str
-    text: str
-    received_at: float  # time.time() seconds
-
-
-def weighted_length(text: str) -> int:
-    """X's weighted length (twitter-text v3 rules: CJK and emoji 2, any URL 23)."""
-    return post_text.weighted_length(text)
-
-
-def _same(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
-
-
-class _Validator(RequestValidator):
-    """Knows one app and one user, and remembers nonces so that a replayed request fails."""
-
-    enforce_ssl = False  # the stand-in speaks plain HTTP on loopback
-    client_key_length = (1, 200)  # oauthlib's default 20-30 refuses real X keys (25-50)
-    access_token_length = (1, 200)
-    nonce_length = (1, 200)
-    safe_characters = frozenset(string.ascii_letters + string.digits + "-_")
-    timestamp_lifetime = TIMESTAMP_LIFETIME_SECONDS
-    dummy_client = "dummy-client"
-    dummy_access_token = "dummy-access-token"
-
-    def __init__(self, keys: tuple[str, str, str, str]) -> None:
-        super().__init__()
-        self.consumer_key, self._consumer_secret, self.access_token, self._token_secret = keys
-        # A random secret for unknown keys: nobody can sign with it, yet checking costs the same.
-        self._dummy_secret = secrets.token_hex(16)
-        self._lock = threading.Lock()
-        self._seen_nonces: dict[tuple[str, str, str], int] = {}
-
-    def validate_client_key(self, client_key: str, request: Any) -> bool:
-        return _same(client_key, self.consumer_key)
-
-    def get_client_secret(self, client_key: str, request: Any) -> str:
-        return self._consumer_secret if _same(client_key, self.consumer_key) else self._dummy_secret
-
-    def get_access_token_secret(self, client_key: str, token: str, request: Any) -> str:
-        return self._token_secret if _same(token, self.access_token) else self._dummy_secret
-
-    def validate_timestamp_and_nonce(
-        self, client_key: str, timestamp: str, nonce: str, request: Any, **kwargs: Any
-    ) -> bool:
-        now_seconds = time.time()
-        if now_seconds - int(timestamp) > TIMESTAMP_LIFETIME_SECONDS:
-            return False
-        key = (client_key, timestamp, nonce)
-        with self._lock:
-            # Older nonces fail the timestamp check anyway: forgetting them bounds memory.
-            for old_key, old_timestamp in list(self._seen_nonces.items()):
-                if now_seconds - old_timestamp > TIMESTAMP_LIFETIME_SECONDS:
-                    del self._seen_nonces[old_key]
-            if key in self._seen_nonces:
-                return False
-            self._seen_nonces[key] = int(timestamp)
-        return True
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,144 @@
+"""The doctor's network checks: DNS and TLS to the configured hosts, and whether the keys work.
+
+Every request goes only where the configuration points ([assemblyai] url, [x] api_url).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from appliance.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.doctor import Check
+
+TIMEOUT_SECONDS = 10.0
+_SECURE = {"wss": "https", "https": "https", "ws": "http", "http": "http"}
+_KEY_FIX = "sudo appliance setup (copy the key again), then sudo systemctl restart appliance"
+
+
+def _targets(settings: Settings) -> list[tuple[str, str]]:
+    targets = [("AssemblyAI", settings.assemblyai.url)]
+    if not settings.x.dry_run:
+        targets.append(("X", settings.x.api_url))
+    return targets
+
+
+def reach(service: str, url: str) -> tuple[Check, str, float | None]:
+    """DNS, then a TLS (or, for a local stand-in, plain) HEAD /; the Date header if sent."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    is_tls = _SECURE[parts.scheme] == "https"
+    port = parts.port or (443 if is_tls else 80)
+    name = f"reach {service}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = {str(info[4][0]) for info in infos}
+    except OSError as error:
+        fix = "check the network connection and /etc/resolv.conf (ping -c1 " + host + ")"
+        return Check(name, "fail", f"cannot resolve {host}: {error}", fix), host, None
+    connection: http.client.HTTPConnection
+    if is_tls:
+        context = ssl.create_default_context()
+        connection = http.client.HTTPSConnection(
+            host, port, timeout=TIMEOUT_SECONDS, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_SECONDS)
+    date_seconds = None
+    try:
+        connection.request("HEAD", "/")
+        response = connection.getresponse()
+        date_header = response.getheader("Date")
+        if date_header:
+            date_seconds = parsedate_to_datetime(date_header).timestamp()
+    except ssl.SSLCertVerificationError as error:
+        fix = "a wrong clock makes valid certificates look invalid: check `date`; else the network"
+        detail = f"TLS to {host}:{port} failed: {error.verify_message}"
+        return Check(name, "fail", detail, fix), host, None
+    except (OSError, http.client.HTTPException) as error:
+        fix = f"check that {host}:{port} is reachable from here (firewall, proxy)"
+        detail = f"{host}:{port} ({', '.join(sorted(addresses))}) unreachable: {error}"
+        return Check(name, "fail", detail, fix), host, None
+    finally:
+        connection.close()
+    how = "TLS certificate valid" if is_tls else f"plain {parts.scheme}://, a local stand-in?"
+    return Check(name, "ok", f"{host}:{port} resolves and answers ({how})"), host, date_seconds
+
+
+def reach_services(settings: Settings) -> Iterator[tuple[Check, str, float | None]]:
+    for service, url in _targets(settings):
+        yield reach(service, url)
+
+
+def token_url(streaming_url: str) -> str:
+    """Where AssemblyAI issues temporary tokens, on the host of the streaming URL."""
+    parts = urlsplit(streaming_url)
+    return f"{_SECURE[parts.scheme]}://{parts.netloc}/v3/token?expires_in_seconds=60"
+
+
+def check_assemblyai_key(settings: Settings, key: str) -> Check:
+    name = "AssemblyAI key"
+    url = token_url(settings.assemblyai.url)
+    request = urllib.request.Request(url, headers={"Authorization": key})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            body = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            return Check(name, "fail", f"AssemblyAI refused the key ({error.code})", _KEY_FIX)
+        if error.code == 404 and url.startswith("http://"):
+            detail = "the stand-in has no token endpoint; the daemon's connection checks the key"
+            return Check(name, "skip", detail)
+        return Check(name, "fail", f"{url} answered {error.code}", "check [assemblyai] url")
+    except (OSError, ValueError) as error:
+        return Check(name, "fail", f"no answer from {url}: {error}", "check the network")
+    if not isinstance(body, dict) or not body.get("token"):
+        return Check(name, "fail", f"{url} sent no token", "check [assemblyai] url")
+    return Check(name, "ok", "accepted (a temporary token was issued)")
+
+
+def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
+    import requests
+    import tweepy
+
+    from appliance.x_client import XCredentials, make_client
+
+    name = "X keys"
+    keys = XCredentials(
+        credentials["x_consumer_key"],
+        credentials["x_consumer_secret"],
+        credentials["x_access_token"],
+        credentials["x_access_token_secret"],
+    )
+    client = make_client(settings.x.api_url, keys, settings.x.request_timeout_seconds)
+    try:
+        response = client.get_me(user_auth=True)
+    except tweepy.Unauthorized:
+        detail = "X refused the keys (401); a wrong clock also causes this"
+        return Check(name, "fail", detail, _KEY_FIX)
+    except tweepy.HTTPException as error:
+        status = getattr(error.response, "status_code", "?")
+        return Check(name, "fail", f"X answered {status} to GET /2/users/me", _KEY_FIX)
+    except requests.RequestException as error:
+        return Check(name, "fail", f"no answer from {settings.x.api_url}: {type(error).__name__}")
+    username = getattr(getattr(response, "data", None), "username", "?")
+    return Check(name, "ok", f"accepted: posting as @{username}")
+
+
+def check_keys(settings: Settings, credentials: Credentials | None) -> list[Check]:
+    if credentials is None:
+        reason = "the credentials check failed"
+        return [Check("AssemblyAI key", "skip", reason), Check("X keys", "skip", reason)]
+    checks = [check_assemblyai_key(settings, credentials[ASSEMBLYAI_KEY])]
+    if settings.x.dry_run:
+        checks.append(Check("X keys", "skip", "[x] dry_run = true: X keys are not used"))
+    else:
+        checks.append(check_x_keys(settings, credentials))
+    return checks

@@ -1,0 +1,188 @@
+"""The core's posting rules: grace period, cancel, "delete that", duplicates, length."""
+
+from appliance.core import CoreSettings, State, led_pattern, status_line, step
+from appliance.events import (
+    ButtonPressed,
+    DeletePost,
+    DeleteResult,
+    DiscardRequested,
+    Log,
+    PostResult,
+    QueuePost,
+    SentenceFinished,
+    Tick,
+)
+from appliance.leds import Pattern
+
+GRACE = CoreSettings(grace_seconds=3.0, delete_window_seconds=300.0)
+NO_GRACE = CoreSettings(grace_seconds=0.0)
+UP = State(link="up")
+
+
+def run(events, settings=GRACE, start=UP):
+    state, effects = start, []
+    for now, event in events:
+        state, new = step(state, event, now, settings)
+        effects.extend(new)
+    return state, effects
+
+
+def posts(effects):
+    return [e.text for e in effects if isinstance(e, QueuePost)]
+
+
+def logged(effects, event):
+    return [e.message for e in effects if isinstance(e, Log) and e.event == event]
+
+
+def test_a_confirmed_post_waits_out_the_grace_period():
+    state, effects = run([(0, SentenceFinished("Coffee first.")), (1, ButtonPressed())])
+    assert posts(effects) == []
+    assert led_pattern(state, 1.5) is Pattern.GRACE
+    assert "in 3 s" in status_line(state, 1.0) and "cancel" in status_line(state, 1.0)
+    state, effects = step(state, Tick(), 3.9, GRACE)
+    assert posts(effects) == []
+    state, effects = step(state, Tick(), 4.0, GRACE)
+    assert posts(effects) == ["Coffee first."]
+    assert state.pending is None and led_pattern(state, 4.0) is Pattern.POSTING
+
+
+def test_any_event_after_the_deadline_releases_the_post():
+    _, effects = run(
+        [(0, SentenceFinished("Coffee first.")), (1, ButtonPressed()), (9, ButtonPressed())]
+    )
+    # Released first; the late press then finds nothing to confirm.
+    assert posts(effects) == ["Coffee first."]
+    assert logged(effects, "refused")
+
+
+def test_a_second_press_within_the_grace_period_cancels():
+    state, effects = run(
+        [
+            (0, SentenceFinished("Coffee first.")),
+            (1, ButtonPressed()),
+            (2, ButtonPressed()),
+            (10, Tick()),
+        ]
+    )
+    assert posts(effects) == [] and state.pending is None
+    assert logged(effects, "cancelled")
+
+
+def test_saying_cancel_or_holding_the_button_within_the_grace_period_cancels():
+    for stop in (
+        SentenceFinished("Cancel."),
+        SentenceFinished("Scratch that."),
+        DiscardRequested(),
+    ):
+        _, effects = run(
+            [(0, SentenceFinished("Coffee first.")), (1, ButtonPressed()), (2, stop), (9, Tick())]
+        )
+        assert posts(effects) == [], stop
+
+
+def test_voice_confirmation_has_a_grace_period_too():
+    _, effects = run(
+        [(0, SentenceFinished("Tweet that cats rule.")), (1, SentenceFinished("Cancel."))]
+    )
+    assert posts(effects) == []
+
+
+def test_no_grace_queues_at_once():
+    _, effects = run([(0, SentenceFinished("Coffee first.")), (1, ButtonPressed())], NO_GRACE)
+    assert posts(effects) == ["Coffee first."]
+
+
+def test_a_new_confirmation_ends_the_previous_grace_period():
+    _, effects = run(
+        [
+            (0, SentenceFinished("One.")),
+            (1, ButtonPressed()),
+            (2, SentenceFinished("Tweet that two.")),
+            (9, Tick()),
+        ]
+    )
+    assert posts(effects) == ["One.", "Two."]
+
+
+def test_the_same_text_confirmed_twice_in_a_row_posts_once():
+    _, effects = run(
+        [
+            (0, SentenceFinished("Tweet that cats rule.")),
+            (1, SentenceFinished("Tweet that cats rule.")),  # during the grace period
+            (5, Tick()),
+            (6, SentenceFinished("Tweet that cats rule.")),  # after it was queued
+            (7, SentenceFinished("Tweet that.")),  # no candidate: nothing more
+            (20, Tick()),
+        ]
+    )
+    assert posts(effects) == ["Cats rule."]
+    assert len(logged(effects, "duplicate")) == 2
+
+
+def test_the_same_text_can_be_confirmed_again_after_it_failed():
+    state, effects = run([(0, SentenceFinished("Tweet that cats rule."))], NO_GRACE)
+    state, _ = step(state, PostResult(1, "failed", "", "keys"), 1, NO_GRACE)
+    _, effects = step(state, SentenceFinished("Tweet that cats rule."), 2, NO_GRACE)
+    assert posts(effects) == ["Cats rule."]
+
+
+def test_delete_that_deletes_the_last_post_within_the_window():
+    state, _ = run([(0, SentenceFinished("Tweet that oops.")), (5, Tick())])
+    state, _ = step(state, PostResult(1, "posted", "1234"), 6, GRACE)
+    state, effects = step(state, SentenceFinished("Delete that."), 100, GRACE)
+    assert [e for e in effects if isinstance(e, DeletePost)] == [DeletePost("1234")]
+    # Only once: a second "delete that" has nothing left to delete.
+    state, effects = step(state, SentenceFinished("Delete that."), 101, GRACE)
+    assert not [e for e in effects if isinstance(e, DeletePost)]
+    assert led_pattern(state, 101) is Pattern.REFUSED
+    state, effects = step(state, DeleteResult("1234", True, "Deleted"), 102, GRACE)
+    assert logged(effects, "deleted")
+
+
+def test_delete_that_after_the_window_deletes_nothing():
+    state, _ = run([(0, SentenceFinished("Tweet that oops.")), (5, Tick())])
+    state, _ = step(state, PostResult(1, "posted", "1234"), 6, GRACE)
+    state, effects = step(state, SentenceFinished("Delete that."), 307, GRACE)
+    assert not [e for e in effects if isinstance(e, DeletePost)]
+    assert "300 s" in logged(effects, "refused")[0]
+
+
+def test_delete_that_within_the_grace_period_just_cancels():
+    _, effects = run(
+        [
+            (0, SentenceFinished("Tweet that oops.")),
+            (1, SentenceFinished("Delete that.")),
+            (9, Tick()),
+        ]
+    )
+    assert posts(effects) == [] and not [e for e in effects if isinstance(e, DeletePost)]
+
+
+def test_a_failed_delete_flashes_refused_and_says_why():
+    state, effects = step(UP, DeleteResult("1234", False, "X has no post 1234"), 0, GRACE)
+    assert led_pattern(state, 0) is Pattern.REFUSED
+    assert "X has no post 1234" in logged(effects, "delete_failed")[0]
+
+
+def test_an_over_long_text_is_shortened_before_it_is_queued():
+    long_text = " ".join(["word"] * 100)  # 499 characters
+    _, effects = run([(0, SentenceFinished(long_text)), (1, ButtonPressed())], NO_GRACE)
+    [queued] = posts(effects)
+    assert queued.endswith("…") and len(queued) <= 280
+    assert logged(effects, "shortened")
+
+
+def test_an_over_long_text_is_refused_when_configured():
+    settings = CoreSettings(over_length="refuse")
+    state, effects = run([(0, SentenceFinished("日本" * 100)), (1, ButtonPressed())], settings)
+    assert posts(effects) == []
+    assert led_pattern(state, 1) is Pattern.REFUSED
+    assert "280" in logged(effects, "refused_length")[0]
+
+
+def test_text_is_cleaned_before_it_is_queued():
+    _, effects = run(
+        [(0, SentenceFinished("Cafe\u0301\u200b  time.")), (1, ButtonPressed())], NO_GRACE
+    )
+    assert posts(effects) == ["Café time."]

@@ -1,0 +1,82 @@
+"""Post text: X's weighted length, cleaning, and the over-length rule."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from appliance.post_text import (
+    ELLIPSIS,
+    MAX_WEIGHTED_LENGTH,
+    REFUSE,
+    clean,
+    prepare,
+    shorten,
+    weighted_length,
+)
+
+
+@pytest.mark.parametrize(
+    "text, weight",
+    [
+        ("hello", 5),
+        ("a" * 280, 280),
+        ("日本語", 6),  # CJK weighs 2
+        ("😀", 2),  # so does an emoji
+        ("👨\u200d👩\u200d👧", 2),  # a ZWJ family is one emoji
+        ("e\u0301", 1),  # NFC: one code point
+        ("see https://example.com/a/very/long/path/indeed/yes", 4 + 23),  # any URL is 23
+        ("x.com", 23),
+        ("“quotes” – dash", 15),  # quotes and dashes (8208-8223) weigh 1 ...
+        ("…", 2),  # ... the ellipsis (8230) weighs 2
+    ],
+)
+def test_weighted_length_counts_like_x(text, weight):
+    assert weighted_length(text) == weight
+
+
+def test_clean_normalises_and_drops_control_characters():
+    assert clean("  e\u0301\x00te\tis\nhere\u200b!  ") == "éte is here!"
+    assert clean("👨\u200d👩\u200d👧") == "👨\u200d👩\u200d👧"  # joiners kept
+
+
+def test_a_text_that_fits_is_kept():
+    prepared = prepare("Mondays are the worst.")
+    assert (prepared.text, prepared.shortened, prepared.refused) == (
+        "Mondays are the worst.",
+        False,
+        "",
+    )
+
+
+def test_a_long_text_is_cut_at_a_word_with_an_ellipsis():
+    words = " ".join(f"word{i}" for i in range(80))
+    prepared = prepare(words)
+    assert prepared.shortened and prepared.text.endswith("word40" + ELLIPSIS)
+    assert weighted_length(prepared.text) <= MAX_WEIGHTED_LENGTH
+    assert words.startswith(prepared.text.removesuffix(ELLIPSIS))
+
+
+def test_cjk_is_shortened_by_weight_not_by_characters():
+    text = "日本語のテキスト" * 30  # 240 characters, weight 480
+    short = shorten(text)
+    assert weighted_length(short) <= MAX_WEIGHTED_LENGTH
+    assert len(short) > 130  # nearly all of the 140 that fit
+
+
+def test_refuse_mode_posts_nothing_and_says_why():
+    prepared = prepare("日本" * 100, REFUSE)
+    assert prepared.text == "" and "400" in prepared.refused and "280" in prepared.refused
+
+
+def test_an_empty_text_is_refused():
+    assert prepare(" \x00 ").refused
+
+
+@given(st.text(min_size=1, max_size=400))
+def test_prepared_text_always_fits_and_is_clean(text):
+    prepared = prepare(text)
+    if prepared.refused:
+        assert clean(text) == ""
+        return
+    assert weighted_length(prepared.text) <= MAX_WEIGHTED_LENGTH
+    assert clean(prepared.text) == prepared.text or prepared.shortened
