@@ -7,12 +7,14 @@ the state by pure functions, so no path can leave a stale light.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
+from appliance import core_posting as posting
 from appliance.commands import Command, parse_command
+from appliance.core_posting import Pending
 from appliance.events import (
     ButtonPressed,
-    DeletePost,
     DeleteResult,
     DiscardRequested,
     Effect,
@@ -26,13 +28,12 @@ from appliance.events import (
     MuteToggled,
     PartialText,
     PostResult,
-    QueuePost,
     SentenceFinished,
     SetMuted,
     Tick,
 )
 from appliance.leds import Pattern
-from appliance.post_text import SHORTEN, prepare
+from appliance.post_text import SHORTEN
 
 # The service closes with 1008 for a bad key or an account without balance.
 CLOSE_UNAUTHORISED = 1008
@@ -57,15 +58,6 @@ class CoreSettings:
 class Candidate:
     text: str
     heard_at: float  # monotonic seconds
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A confirmed text in its grace period: queued at `post_at` unless cancelled first."""
-
-    text: str
-    confirmed_by: str
-    post_at: float  # monotonic seconds
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,7 @@ def step(
     state = _expire(state, now, settings)
     if state.pending is not None and now >= state.pending.post_at:
         # The grace period ended (any event, not only a Tick, notices it).
-        state, released = _release(state)
+        state, released = posting.release(state)
         state, effects = step(state, event, now, settings)
         return state, released + effects
     if isinstance(event, Tick):
@@ -156,7 +148,7 @@ def step(
     if isinstance(event, PostResult):
         return _on_post_result(state, event, now, settings)
     if isinstance(event, DeleteResult):
-        return _on_delete_result(state, event, now, settings)
+        return posting.on_delete_result(state, event, now, settings)
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -175,9 +167,9 @@ def _on_sentence(
     if command.command is Command.DISCARD:
         return _discard(state, "voice")
     if command.command is Command.DELETE:
-        return _delete(state, now, settings)
+        return posting.delete(state, now, settings)
     if command.text:
-        return _start_post(state, command.text, "voice", now, settings)
+        return posting.start_post(state, command.text, "voice", now, settings)
     return _confirm(state, now, settings, "voice")
 
 
@@ -193,7 +185,7 @@ def _set_muted(state: State, is_muted: bool, source: str) -> tuple[State, list[E
     # not now", and while muted a press could not cancel a grace period any more.
     cancelled: list[Effect] = []
     if state.pending is not None:
-        state, cancelled = _cancel_pending(state, source)
+        state, cancelled = posting.cancel_pending(state, source)
     dropped = f" Dropped {state.candidate.text!r}." if state.candidate else ""
     return replace(state, is_muted=True, candidate=None, partial=""), [
         SetMuted(True),
@@ -213,7 +205,7 @@ def _refuse(
 
 def _discard(state: State, source: str) -> tuple[State, list[Effect]]:
     if state.pending is not None:
-        return _cancel_pending(state, source)
+        return posting.cancel_pending(state, source)
     if state.candidate is None:
         return state, [Log("discarded", f"Nothing to discard ({source}).")]
     return replace(state, candidate=None), [
@@ -226,7 +218,7 @@ def _confirm(
 ) -> tuple[State, list[Effect]]:
     candidate = state.candidate
     if state.pending is not None and source != "voice":
-        return _cancel_pending(state, source)  # a second press within the grace period
+        return posting.cancel_pending(state, source)  # a second press within the grace period
     if candidate is None and state.pending is not None:
         return state, [Log("duplicate", f"Already posting “{state.pending.text}” ({source}).")]
     if candidate is None or now - candidate.heard_at > settings.candidate_window_seconds:
@@ -237,98 +229,7 @@ def _confirm(
             flash_until=now + settings.refused_flash_seconds,
         )
         return flashed, [Log("refused", f"Nothing to post ({source}): no sentence is waiting.")]
-    return _start_post(replace(state, candidate=None), candidate.text, source, now, settings)
-
-
-def _start_post(
-    state: State, text: str, source: str, now: float, settings: CoreSettings
-) -> tuple[State, list[Effect]]:
-    """A confirmation: check the text, then hold it for the grace period or queue it."""
-    prepared = prepare(text, settings.over_length)
-    if prepared.refused:
-        refused = replace(
-            state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
-        )
-        message = (
-            f"Not posting “{text}”: {prepared.refused}. Say it shorter, or set "
-            '[x] over_length = "shorten".'
-        )
-        return refused, [Log("refused_length", message, "warning")]
-    text = prepared.text
-    pending = state.pending
-    if text == state.last_queued_text or (pending is not None and pending.text == text):
-        message = f"“{text}” was just confirmed; posting it once ({source})."
-        return state, [Log("duplicate", message)]
-    effects: list[Effect] = [Log("confirmed", f"Confirmed by {source}: “{text}”")]
-    if prepared.shortened:
-        weight = prepared.weighted_length
-        effects.append(Log("shortened", f"Shortened to {weight} characters (X's count) to fit."))
-    if pending is not None:  # a new confirmation ends the old one's grace period
-        state, released = _release(state)
-        effects = released + effects
-    if settings.grace_seconds <= 0:
-        state, released = _release(replace(state, pending=Pending(text, source, now)))
-        return state, effects + released
-    grace = settings.grace_seconds
-    effects.append(
-        Log("grace", f"Posting in {grace:g} s: press the button again or say “cancel” to stop it.")
-    )
-    return replace(state, pending=Pending(text, source, now + grace)), effects
-
-
-def _release(state: State) -> tuple[State, list[Effect]]:
-    """The pending text goes to the outbox."""
-    pending = state.pending
-    assert pending is not None
-    queued = replace(
-        state,
-        pending=None,
-        last_queued_text=pending.text,
-        posts_in_flight=state.posts_in_flight + 1,
-    )
-    return queued, [QueuePost(pending.text, pending.confirmed_by)]
-
-
-def _cancel_pending(state: State, source: str) -> tuple[State, list[Effect]]:
-    pending = state.pending
-    assert pending is not None
-    return replace(state, pending=None), [
-        Log("cancelled", f"Cancelled ({source}): “{pending.text}” will not be posted.")
-    ]
-
-
-def _delete(state: State, now: float, settings: CoreSettings) -> tuple[State, list[Effect]]:
-    if state.pending is not None:  # not on X yet: stopping it is the undo
-        return _cancel_pending(state, "voice")
-    posted_at = state.last_posted_at
-    if state.last_post_id and posted_at is not None:
-        if now - posted_at <= settings.delete_window_seconds:
-            post_id = state.last_post_id
-            message = f"Deleting post {post_id} from X."
-            return replace(state, last_post_id="", last_posted_at=None), [
-                Log("delete_requested", message, fields=(("POST_ID", post_id),)),
-                DeletePost(post_id),
-            ]
-    why = f"no post in the last {settings.delete_window_seconds:.0f} s"
-    if state.posts_in_flight:
-        why = "the post is still being sent (`appliance outbox drop ID` stops it)"
-    refused = replace(
-        state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
-    )
-    return refused, [Log("refused", f"Nothing to delete: {why}.")]
-
-
-def _on_delete_result(
-    state: State, event: DeleteResult, now: float, settings: CoreSettings
-) -> tuple[State, list[Effect]]:
-    fields = (("POST_ID", event.post_id),)
-    if event.is_deleted:
-        return state, [Log("deleted", f"Deleted post {event.post_id} from X.", fields=fields)]
-    refused = replace(
-        state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
-    )
-    message = f"Could not delete post {event.post_id}: {event.detail}"
-    return refused, [Log("delete_failed", message, "warning", fields)]
+    return posting.start_post(replace(state, candidate=None), candidate.text, source, now, settings)
 
 
 def _on_post_result(
@@ -414,9 +315,10 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
 def status_line(state: State, now: float, settings: CoreSettings = CoreSettings()) -> str:
     """The sentence `systemctl status` shows: what the device does, or what is wrong."""
     if state.pending is not None:
-        left = max(0.0, state.pending.post_at - now)
+        # Rounded up: a countdown reads 3, 2, 1 and never "0 s" before it posts.
+        left = max(1, math.ceil(state.pending.post_at - now))
         return (
-            f"Posting “{state.pending.text}” in {left:.0f} s — press the button or say "
+            f"Posting “{state.pending.text}” in {left} s — press the button or say "
             "“cancel” to stop it"
         )
     if state.is_muted:

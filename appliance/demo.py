@@ -10,8 +10,10 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from appliance.daemon import Parts
 from appliance.demo_view import DemoView, LedWatcher
 from appliance.sandbox import Sandbox
+from appliance.systemd_io import Notifier
 
 SENTENCE_TIMEOUT_SECONDS = 30.0
 PAUSE_SECONDS = 1.5
@@ -51,7 +53,7 @@ def run_demo(
     _quiet_logging(view)
     sandbox.start_standins()
     view.say("demo", "Stand-ins: AssemblyAI at " + sandbox.speech.url + ", X at " + sandbox.x.url)
-    daemon = sandbox.start_daemon()
+    daemon = sandbox.start_daemon(Parts(notifier=Notifier(send=_countdown(view))))
     pins = {name: sandbox.pin_factory.pin(pin) for name, pin in _led_pins(daemon).items()}
     watcher = LedWatcher(view, pins, daemon.panel)
     watcher.start()
@@ -80,12 +82,14 @@ def run_demo(
 def _direct(view: DemoView, box: Sandbox, pieces: list[tuple[str, bytes]], stop) -> bool:
     """Say each sentence; press the button after the first, like a person would."""
     expected_posts = 0
+    feeder = box.feeder
+    assert feeder is not None, "the demo needs the simulated microphone"
     for number, (line, audio) in enumerate(pieces, start=1):
         if stop.is_set():
             return False
         view.say("you say", f"“{line}”")
         box.say(audio + silence(PAUSE_SECONDS))
-        if not box.feeder.wait_until_played(len(audio) / 32000 + PAUSE_SECONDS + 5):
+        if not feeder.wait_until_played(len(audio) / 32000 + PAUSE_SECONDS + 5):
             view.say("demo", "the simulated microphone stalled")
             return False
         if number == 1:
@@ -102,6 +106,17 @@ def _direct(view: DemoView, box: Sandbox, pieces: list[tuple[str, bytes]], stop)
                 return False
     time.sleep(1.0)
     return len(box.x.posts) == expected_posts
+
+
+def _countdown(view: DemoView) -> Callable[[str], bool]:
+    """What systemd would receive; the demo shows the grace countdown from STATUS=."""
+
+    def send(message: str) -> bool:
+        if message.startswith("STATUS=Posting “"):
+            view.say("countdown", message.removeprefix("STATUS="))
+        return False
+
+    return send
 
 
 def _candidate(box: Sandbox) -> str | None:

@@ -56,10 +56,10 @@ def run(
     if action != "list" and entry_id is None:
         print(f"usage: appliance outbox {action} ID (the number from `appliance outbox`)", file=out)
         return EX_USAGE
-    if not path.exists():
-        print(f"No outbox at {path} yet: nothing was ever confirmed.", file=out)
-        return EX_OK if action == "list" else EX_FAIL
     try:
+        if not path.exists():  # raises PermissionError in a directory we may not read
+            print(f"No outbox at {path} yet: nothing was ever confirmed.", file=out)
+            return EX_OK if action == "list" else EX_FAIL
         with Outbox(path) as outbox:
             if action == "list":
                 return _list(outbox, limit, out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import threading
@@ -21,57 +20,20 @@ from appliance.reconnect import HEALTHY_AFTER_SECONDS, Verdict, verdict
 from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
 from appliance.speech_messages import Begin
 from appliance.speech_receiver import SessionReceiver
+from appliance.speech_settings import (  # noqa: F401 - session_url is part of the API
+    BURST_SECONDS,
+    CHUNK_SECONDS,
+    CONFIRM_MARGIN_MS,
+    RECEIVE_TIMEOUT_SECONDS,
+    REPLAY_MAX_SECONDS,
+    SAMPLE_RATE_HZ,
+    LinkSettings,
+    link_settings,
+    session_url,
+)
 from appliance.vad import SpeechDetector
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE_HZ = 16000
-CHUNK_SECONDS = 0.05  # the microphone's period; the service wants 50-1000 ms a message
-# The receive timeout only lets the receiver look around; silence brings no frames.
-RECEIVE_TIMEOUT_SECONDS = 10.0
-# How far audio may run ahead of real time (counted from our Begin, which is later
-# than the server's clock starts). The service closes 3007 beyond its own tolerance.
-BURST_SECONDS = 0.5
-# Audio sent but not yet part of a finished sentence, kept to replay after a drop.
-REPLAY_MAX_SECONDS = 30.0
-# A chunk this soon after the last confirmed word still belongs to that sentence.
-CONFIRM_MARGIN_MS = 200
-
-
-def session_url(base_url: str, speech_model: str) -> str:
-    """The v3 URL with the query parameters the service needs."""
-    query = urllib.parse.urlencode(
-        {
-            "sample_rate": SAMPLE_RATE_HZ,
-            "encoding": "pcm_s16le",
-            "speech_model": speech_model,
-            "format_turns": "true",
-        }
-    )
-    return f"{base_url}{'&' if '?' in base_url else '?'}{query}"
-
-
-@dataclass(frozen=True)
-class LinkSettings:
-    """How the link behaves; times in seconds."""
-
-    session: str = "always"  # "on_speech" | "always"
-    idle_close_seconds: float = 20.0
-    reconnect_max_seconds: float = 60.0
-    connect_timeout_seconds: float = 10.0
-    terminate_timeout_seconds: float = 5.0
-    opens_per_minute: int = 4
-    ping_interval_seconds: float = 5.0
-    ping_timeout_seconds: float = 20.0
-    backlog_seconds: float = 30.0
-    pre_roll_seconds: float = 1.0
-    rotate_after_seconds: float = 10500.0
-
-
-def link_settings(config: Any) -> LinkSettings:
-    """The link's settings from the [assemblyai] table (same names)."""
-    names = {f.name for f in dataclasses.fields(LinkSettings)}
-    return LinkSettings(**{name: getattr(config, name) for name in names if hasattr(config, name)})
 
 
 @dataclass(frozen=True)
@@ -121,6 +83,9 @@ class SpeechLink:
         self._is_up = threading.Event()
         self._last_problem = ""
         self._is_idle_reported = False
+        # on_speech: one short session at start-up proves the key, so a wrong key shows
+        # at boot (red LED, STATUS=) rather than at the first sentence. It costs ~1 s.
+        self._needs_key_check = self.settings.session == "on_speech"
         self.open_times: deque[float] = deque(maxlen=64)
         self.last_progress_at = clock()
         self.chunks_sent = 0
@@ -151,6 +116,8 @@ class SpeechLink:
     def set_muted(self, is_muted: bool) -> None:
         """Muted: end the session (Terminate), drop all audio, open nothing until unmuted."""
         with self._lock:
+            if self._gate.is_muted == is_muted:
+                return
             self._gate = GateState(is_muted=is_muted, last_speech_at=None)
         if is_muted:
             self.backlog.clear()
@@ -160,7 +127,9 @@ class SpeechLink:
         return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
 
     def _is_session_needed(self) -> bool:
-        return self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
+        with self._lock:
+            is_key_check = self._needs_key_check and not self._gate.is_muted
+        return is_key_check or self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
 
     def _decide(self, session_age_seconds: float | None) -> Decision:
         with self._lock:
@@ -176,6 +145,7 @@ class SpeechLink:
                 self._idle(stop)
                 continue
             self._is_idle_reported = False
+            self.backlog.retain(self.backlog.max_chunks)  # from here on, no word is dropped
             if not self._wait_for_open_slot(stop):
                 continue
             outcome = self._one_session(stop)
@@ -271,6 +241,7 @@ class SpeechLink:
             return _Outcome(session.close_code, reason, 0.0)
         opened_at = self._clock()
         self.sessions_opened += 1
+        self._needs_key_check = False
         self._is_up.set()
         if self._last_problem:
             log.info("Speech link is back (it was down: %s)", self._last_problem)

@@ -201,7 +201,11 @@ def rows(real_time: bool = True) -> list[tuple[str, str, str]]:
                 "on_speech << always",
             ),
             (f"desk hour, {mode}: sessions opened", str(r["sessions"]), ""),
-            (f"desk hour, {mode}: most opens in any minute", str(r["max_opens_per_minute"]), "<= 4"),
+            (
+                f"desk hour, {mode}: most opens in any minute",
+                str(r["max_opens_per_minute"]),
+                "<= 4",
+            ),
             (
                 f"desk hour, {mode}: speech not delivered",
                 f"{r['speech_lost_seconds']:.2f} s; "
@@ -210,7 +214,10 @@ def rows(real_time: bool = True) -> list[tuple[str, str, str]]:
             ),
         ]
     if real_time:
-        on_demand, already_open = first_partial_latency("on_speech"), first_partial_latency("always")
+        on_demand, already_open = (
+            first_partial_latency("on_speech"),
+            first_partial_latency("always"),
+        )
         out += [
             ("speech start -> first partial, session open", f"{already_open * 1000:.0f} ms", ""),
             ("speech start -> first partial, opened on demand", f"{on_demand * 1000:.0f} ms", ""),

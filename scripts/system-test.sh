@@ -165,12 +165,23 @@ log "booting the container"
 systemd-nspawn -D "$ROOTFS" --register=no --keep-unit --boot --console=read-only \
   "${binds[@]}" >"$WORK/console.log" 2>&1 &
 NSPAWN=$!
-container_init() { pgrep -P "$NSPAWN" | head -1; }
+container_init() {  # nspawn's child, once it has become the container's systemd
+  local pid
+  for pid in $(pgrep -P "$NSPAWN"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && { echo "$pid"; return 0; }
+  done
+  return 1
+}
 wait_for 30 "the container's init" container_init || { tail -20 "$WORK/console.log"; exit 1; }
 INIT=$(container_init)
 cexec() { nsenter -t "$INIT" -a env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 show() { cexec systemctl show -p "$1" --value appliance.service; }
-timeout 90 nsenter -t "$INIT" -a systemctl is-system-running --wait >/dev/null 2>&1 || true
+booted() { cexec systemctl is-system-running | grep -qxE "running|degraded"; }
+if ! wait_for 90 "the container to boot" booted; then
+  tail -20 "$WORK/console.log"; fail "the container did not boot"; exit 1
+fi
+# Never run the installer anywhere but inside the container.
+cexec test -d /root/appliance-src || { fail "nsenter did not reach the container"; exit 1; }
 log "container: $(cexec systemctl is-system-running || true)"
 
 # ---- install ---------------------------------------------------------------------

@@ -44,3 +44,15 @@ def test_discard_phrases(sentence):
 )
 def test_ordinary_sentences_are_not_commands(sentence):
     assert parse_command(sentence) is None
+
+
+@pytest.mark.parametrize(
+    "sentence", ["Delete that.", "Delete it!", "delete the last tweet", "Undo that."]
+)
+def test_delete_phrases(sentence):
+    assert parse_command(sentence) == VoiceCommand(Command.DELETE)
+
+
+@pytest.mark.parametrize("sentence", ["Delete that file tomorrow.", "Please delete it later."])
+def test_delete_only_as_a_whole_sentence(sentence):
+    assert parse_command(sentence) is None

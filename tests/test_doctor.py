@@ -164,6 +164,7 @@ def test_doctor_passes_against_the_standins(installed):
     for name in ("configuration", "credentials", "microphone", "pin factory", "clock"):
         assert f"[ ok ] {name}:" in text
     assert "[ ok ] reach X:" in text and "[ ok ] X keys: accepted: posting as @standin" in text
+    assert "[ ok ] AssemblyAI key: accepted" in text  # the stand-in's GET /v3/token
     # The X stand-in sends a Date header, so the clock is compared with it.
     assert "of 127.0.0.1's clock" in text
     assert all(value not in text for value in values.values())
@@ -176,6 +177,15 @@ def test_doctor_fails_on_keys_x_refuses(installed):
     assert run_doctor(str(config), {}, out=lines.append) == 1
     x_line = next(line for line in lines if "X keys" in line)
     assert x_line.startswith("[FAIL]") and "401" in x_line and "appliance setup" in x_line
+
+
+def test_doctor_fails_on_an_assemblyai_key_the_service_refuses(installed):
+    config, directory, _ = installed
+    write_key(directory, ASSEMBLYAI_KEY, "an-old-revoked-key")
+    lines: list[str] = []
+    assert run_doctor(str(config), {}, out=lines.append) == 1
+    line = next(line for line in lines if "AssemblyAI key" in line)
+    assert line.startswith("[FAIL]") and "401" in line and "appliance setup" in line
 
 
 def test_doctor_stops_at_a_broken_configuration(tmp_path):

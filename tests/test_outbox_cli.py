@@ -57,3 +57,19 @@ def test_runs_as_a_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "queued" in result.stdout and "Hello." in result.stdout
+
+
+def test_an_unreadable_state_directory_is_a_message_not_a_traceback(tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        import pytest
+
+        pytest.skip("root reads every directory")
+    state = tmp_path / "state"
+    state.mkdir(mode=0o000)
+    try:
+        assert main(["outbox", "--config", str(config(tmp_path))]) == 1
+        assert "Cannot open" in capsys.readouterr().err
+    finally:
+        state.chmod(0o700)

@@ -96,13 +96,13 @@ def test_503_for_a_while_is_retried_with_backoff_until_posted(rig):
 
 
 def test_429_waits_for_xs_reset_then_posts(rig):
-    rig.x.inject("429", reset_in_seconds=2)
+    rig.x.inject("429", reset_in_seconds=3)
     entry = rig.queue("rate limited")
     limited = rig.result()
     assert limited.outcome == "retrying" and limited.is_rate_limited
     assert rig.outbox.get(entry).state == WAITING
     waiting_until = rig.outbox.get(entry).next_attempt_at
-    assert waiting_until >= time.time() + 0.5  # X's reset, not an immediate retry
+    assert waiting_until >= time.time() + 1.5  # X's reset (3 s), not the 1-s backoff
     assert rig.final_result().outcome == "posted"
     assert rig.x.posts[0].received_at >= waiting_until - 0.01
     assert len(rig.sent) == 2

@@ -100,7 +100,9 @@ def test_run_posts_after_tweet_that_and_stops_cleanly(box, speak, tmp_path):
         assert box.x.wait_for_posts(1, 40)
         assert [p.text for p in box.x.posts] == ["Mondays are the worst."]
         assert wait_until(lambda: "WATCHDOG=1" in notify.messages, 5)
-        assert any(m.startswith("STATUS=Posted") for m in notify.messages), notify.messages
+        assert wait_until(
+            lambda: any(m.startswith("STATUS=Posted") for m in notify.messages), 10
+        ), notify.messages
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
     finally:

@@ -316,3 +316,26 @@ def test_cli_names_a_missing_key_file(tmp_path, capsys):
     (tmp_path / "x_access_token_secret").unlink()
     assert main(["--port", "0", "--credentials-dir", str(tmp_path)]) == 2
     assert str(tmp_path / "x_access_token_secret") in capsys.readouterr().err
+
+
+def test_a_fault_for_a_while_answers_every_post_until_it_ends(srv):
+    srv.inject("503", for_seconds=1.0)
+    assert [post(srv, {"text": f"try {n}"}).status_code for n in range(3)] == [503] * 3
+    time.sleep(1.1)
+    assert post(srv, {"text": "back"}).status_code == 201
+    assert [p.text for p in srv.posts] == ["back"]
+
+
+def test_accept_and_hang_stores_the_post_and_never_answers(srv):
+    srv.inject("accept_and_hang")
+    with pytest.raises(requests.Timeout):
+        requests.post(srv.url + "/2/tweets", json={"text": "lost"}, auth=oauth(), timeout=0.5)
+    assert [p.text for p in srv.posts] == ["lost"]
+    retry = post(srv, {"text": "lost"})
+    assert retry.status_code == 403 and "duplicate" in retry.json()["detail"]
+
+
+def test_urls_count_23_like_x(srv):
+    long_url = "https://example.com/" + "a" * 300
+    assert weighted_length(long_url) == 23
+    assert post(srv, {"text": "read " + long_url}).status_code == 201

@@ -43,6 +43,7 @@ from appliance.standins.utterances import DetectorSettings, ScriptCursor
 log = logging.getLogger(__name__)
 
 PATH = "/v3/ws"
+TOKEN_PATH = "/v3/token"  # GET with the key: a temporary token (doctor's key check)
 CLOSE_ABNORMAL = 1006  # no close frame: what websockets reports for a cut connection
 # How often a session's thread looks up from recv() for faults, stop and expiry.
 POLL_SECONDS = 0.05
@@ -234,6 +235,12 @@ class SpeechStandin:
                     live.faults.put(fault)
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path == TOKEN_PATH:
+            # AssemblyAI's temporary-token request, as `appliance doctor` checks a key.
+            if not is_authorized(request.headers.get("Authorization"), None, self._api_key):
+                return connection.respond(HTTPStatus.UNAUTHORIZED, '{"error": "Invalid API key"}')
+            token = {"token": uuid.uuid4().hex, "expires_in_seconds": 60}
+            return connection.respond(HTTPStatus.OK, json.dumps(token))
         if urlsplit(request.path).path != PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
         now = time.monotonic()
@@ -379,7 +386,7 @@ class SpeechStandin:
     def _stall(self, ws: ServerConnection) -> None:
         """Read nothing more (so no pong goes out) until the stand-in stops; then cut TCP."""
 
-        def swallow(data: bytes) -> None:
+        def swallow(data: bytes | bytearray) -> None:
             pass  # unread, unanswered: as if the peer had vanished
 
         # websockets answers pings in its reader thread: its input goes nowhere now,
@@ -413,6 +420,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--script", type=Path, help="text file, one sentence per line")
     parser.add_argument("--session-max-seconds", type=float, default=10800.0)
     parser.add_argument("--rate-tolerance-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--sessions-per-minute", type=int, default=5, help="new sessions allowed per minute"
+    )
     parser.add_argument("--end-silence-ms", type=int, default=700)
     parser.add_argument("--speech-rms-threshold", type=float, default=500.0)
     parser.add_argument("--log-level", default="INFO")
@@ -445,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_tolerance_seconds=args.rate_tolerance_seconds,
         end_silence_ms=args.end_silence_ms,
         speech_rms_threshold=args.speech_rms_threshold,
+        sessions_per_minute=args.sessions_per_minute,
     )
     stop_requested = threading.Event()
     previous = {}
