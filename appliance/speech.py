@@ -111,7 +111,8 @@ class SpeechLink:
             if not was_wanted and self._wanted_locked():
                 self.backlog.retain(self.backlog.max_chunks)
                 self._wake.set()
-        self.backlog.push(chunk, is_speech)
+            # Under the lock: a chunk must not slip in after set_muted(True) cleared.
+            self.backlog.push(chunk, is_speech)
 
     def set_muted(self, is_muted: bool) -> None:
         """Muted: end the session (Terminate), drop all audio, open nothing until unmuted."""
