@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EX_USAGE
     if args.command == "standin":
-        return _standin(args.which, rest)
+        return _standin(args.which, args.options + rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run a local stand-in of AssemblyAI or X (see `appliance standin speech -h`)",
     )
     standin.add_argument("which", choices=["speech", "x"])
+    # Everything after speech|x, -h included, belongs to the stand-in's own parser.
+    standin.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     config_help = (
         "configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)"
     )

@@ -316,9 +316,9 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
     """The sentence `systemctl status` shows: what the device does, or what is wrong."""
     if state.pending is not None:
         # Rounded up: a countdown reads 3, 2, 1 and never "0 s" before it posts.
-        left = max(1, math.ceil(state.pending.post_at - now))
+        countdown = max(1, math.ceil(state.pending.post_at - now))
         return (
-            f"Posting “{state.pending.text}” in {left} s — press the button or say "
+            f"Posting “{state.pending.text}” in {countdown} s — press the button or say "
             "“cancel” to stop it"
         )
     if state.is_muted:

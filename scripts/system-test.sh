@@ -39,8 +39,12 @@ mkdir -p "$CACHE/pip"
 if [ "$(cat "$CACHE/base.packages" 2>/dev/null)" != "$BASE_PACKAGES" ] || [ ! -x "$CACHE/base/usr/bin/python3" ]; then
   log "debootstrap bookworm into $CACHE/base (about a minute)"
   rm -rf "$CACHE/base" "$CACHE/base.tmp"
+  # The mirror this machine's apt already uses (none named here); debootstrap's own
+  # default when the host has no Debian source configured.
+  mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
   debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$CACHE/base.tmp" \
-    ${DEBIAN_MIRROR:-} >"$CACHE/debootstrap.log" 2>&1 \
+    ${mirror:+"$mirror"} >"$CACHE/debootstrap.log" 2>&1 \
     || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
   mv "$CACHE/base.tmp" "$CACHE/base"
   echo "$BASE_PACKAGES" >"$CACHE/base.packages"

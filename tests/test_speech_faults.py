@@ -210,3 +210,16 @@ def test_a_1008_is_retried_slowly_even_with_speech_waiting(make_standin, speak):
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_reconnects_never_exceed_the_opens_per_minute_limit(make_standin, link_with):
+    standin = make_standin(sessions_per_minute=3)
+    link, recorder, feeder = link_with(standin, session="always", opens_per_minute=2)
+    assert recorder.wait_for(lambda r: r.of(LinkUp), 5)
+    standin.close_all(code=3005, reason="fault")
+    assert recorder.wait_for(lambda r: len(r.of(LinkUp)) >= 2, 10)
+    standin.close_all(code=3005, reason="fault")
+    assert recorder.wait_for(lambda r: len(r.of(LinkDown)) >= 2, 5)
+    threading.Event().wait(3.0)  # without the limiter, a third session would be open now
+    assert len(standin.sessions) == 2 and standin.refused_opens == 0
+    assert not link.is_up
