@@ -35,6 +35,8 @@ from appliance.events import (
 from appliance.leds import Pattern
 from appliance.post_text import SHORTEN
 
+# The grace light blinks faster in the last second before the post goes out.
+GRACE_ENDING_SECONDS = 1.0
 # The service closes with 1008 for a bad key or an account without balance.
 CLOSE_UNAUTHORISED = 1008
 
@@ -289,6 +291,8 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
     if state.flash is not None and now < state.flash_until:
         return state.flash
     if state.pending is not None:
+        if state.pending.post_at - now <= GRACE_ENDING_SECONDS:
+            return Pattern.GRACE_ENDING
         return Pattern.GRACE
     if state.is_muted:
         return Pattern.MUTED  # privacy first: the mute light is never hidden by another

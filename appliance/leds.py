@@ -30,6 +30,7 @@ class Pattern(enum.Enum):
     CANDIDATE = "candidate"
     CANDIDATE_ENDING = "candidate_ending"
     GRACE = "grace"
+    GRACE_ENDING = "grace_ending"
     POSTING = "posting"
     POSTED = "posted"
     REFUSED = "refused"
@@ -94,6 +95,7 @@ _WAITING = _pulse(2.0)
 _HURRY = _pulse(0.5)  # the same breath, four times as fast: the window is closing
 _CONNECTING = _blink(0.5, 0.5)
 _FAST = _blink(0.1, 0.1)
+_COUNTDOWN = _blink(0.2, 0.2)  # the grace period; it speeds up to _FAST in its last second
 _SLOW = _blink(1.0, 1.0)
 _TURNS = _blink(0.25, 0.25)
 _POSTED_FLASHES = _blink(0.15, 0.15, count=3, rest_seconds=0.6)
@@ -113,7 +115,8 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     Pattern.HEARING: {"green": _on(BRIGHT)},
     Pattern.CANDIDATE: {"amber": _WAITING},
     Pattern.CANDIDATE_ENDING: {"amber": _HURRY},
-    Pattern.GRACE: {"amber": _FAST},
+    Pattern.GRACE: {"amber": _COUNTDOWN},
+    Pattern.GRACE_ENDING: {"amber": _FAST},
     Pattern.POSTING: {"green": _TURNS, "amber": _later(_TURNS)},
     Pattern.POSTED: {"green": _POSTED_FLASHES},
     Pattern.REFUSED: {"red": _REFUSED_FLASHES},
@@ -146,7 +149,8 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.HEARING: (GREEN, _on(BRIGHT)),
     Pattern.CANDIDATE: (AMBER, _WAITING),
     Pattern.CANDIDATE_ENDING: (AMBER, _HURRY),
-    Pattern.GRACE: (AMBER, _FAST),
+    Pattern.GRACE: (AMBER, _COUNTDOWN),
+    Pattern.GRACE_ENDING: (AMBER, _FAST),
     Pattern.POSTING: (WHITE, _TURNS),
     Pattern.POSTED: (GREEN, _POSTED_FLASHES),
     Pattern.REFUSED: (RED, _REFUSED_FLASHES),
@@ -165,7 +169,8 @@ _MEANING: dict[Pattern, str] = {
     Pattern.HEARING: "Hearing you speak.",
     Pattern.CANDIDATE: "A sentence is waiting: press the button (or say so) to post it.",
     Pattern.CANDIDATE_ENDING: "The waiting sentence expires within seconds; press now to post it.",
-    Pattern.GRACE: "About to post: press again to cancel.",
+    Pattern.GRACE: "About to post: press again to cancel (it blinks faster as it counts down).",
+    Pattern.GRACE_ENDING: "Posting in under a second: press now to cancel.",
     Pattern.POSTING: "Posting to X.",
     Pattern.POSTED: "Posted.",
     Pattern.REFUSED: "Refused (nothing waiting, muted, or too long); nothing was posted.",

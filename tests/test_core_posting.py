@@ -39,6 +39,7 @@ def test_a_confirmed_post_waits_out_the_grace_period():
     state, effects = run([(0, SentenceFinished("Coffee first.")), (1, ButtonPressed())])
     assert posts(effects) == []
     assert led_pattern(state, 1.5) is Pattern.GRACE
+    assert led_pattern(state, 3.5) is Pattern.GRACE_ENDING  # the last second: faster
     assert "in 3 s" in status_line(state, 1.0) and "cancel" in status_line(state, 1.0)
     state, effects = step(state, Tick(), 3.9, GRACE)
     assert posts(effects) == []

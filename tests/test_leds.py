@@ -66,7 +66,9 @@ def test_the_suggested_separate_patterns():
     assert lit(Pattern.HEARING)["green"].brightness > lit(Pattern.LISTENING)["green"].brightness
     assert lit(Pattern.CANDIDATE)["amber"].kind == "pulse"
     assert lit(Pattern.GRACE)["amber"].kind == "blink"
-    assert lit(Pattern.GRACE)["amber"].on_seconds <= 0.15  # fast: counting down
+    # Counting down: the blink speeds up in the last second.
+    assert lit(Pattern.GRACE_ENDING)["amber"].kind == "blink"
+    assert lit(Pattern.GRACE_ENDING)["amber"].on_seconds < lit(Pattern.GRACE)["amber"].on_seconds
     assert set(lit(Pattern.POSTING)) == {"green", "amber"}
     assert set(lit(Pattern.POSTED)) == {"green"}
     assert lit(Pattern.MUTED) == {"red": Look("on", DIM)}
