@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from appliance.daemon import Parts
-from appliance.demo_view import DemoView, LedWatcher
+from appliance.demo_view import DemoView, watch_changes, watch_leds
 from appliance.sandbox import Sandbox
 from appliance.systemd_io import Notifier
 
@@ -55,12 +55,11 @@ def run_demo(
     view.say("demo", "Stand-ins: AssemblyAI at " + sandbox.speech.url + ", X at " + sandbox.x.url)
     daemon = sandbox.start_daemon(Parts(notifier=Notifier(send=_countdown(view))))
     pins = {name: sandbox.pin_factory.pin(pin) for name, pin in _led_pins(daemon).items()}
-    watcher = LedWatcher(view, pins, daemon.panel)
-    watcher.start()
-    partials = threading.Thread(target=_show_partials, args=(view, daemon, stop), daemon=True)
-    partials.start()
-    landed = _PostWatcher(view, sandbox)
-    landed.start()
+    watchers = [
+        watch_leds(view, pins, daemon.panel),
+        watch_changes("demo-partials", lambda: daemon.state.partial, _partial_shower(view)),
+        watch_changes("demo-posts", lambda: sandbox.x.posts, _post_shower(view)),
+    ]
     try:
         ok = _direct(view, sandbox, pieces, stop) if pieces else True
         if keep_running or not pieces:
@@ -69,8 +68,8 @@ def run_demo(
     except KeyboardInterrupt:
         ok = not pieces
     finally:
-        watcher.stop()
-        landed.stop()
+        for watcher in watchers:
+            watcher.stop()
         stop.set()
         summary = _summary(sandbox)
         sandbox.stop()
@@ -133,37 +132,20 @@ def _wait(predicate: Callable[[], bool], timeout: float, stop: threading.Event) 
     return predicate()
 
 
-def _show_partials(view: DemoView, daemon, stop: threading.Event) -> None:
-    shown = ""
-    while not stop.wait(0.05):
-        partial = daemon.state.partial
-        if partial and partial != shown:
+def _partial_shower(view: DemoView) -> Callable[[str, str | None], None]:
+    def show(partial: str, _before: str | None) -> None:
+        if partial:
             view.say("transcript", f"… {partial}")
-        shown = partial
+
+    return show
 
 
-class _PostWatcher:
-    """Prints each post as the X stand-in receives it."""
+def _post_shower(view: DemoView) -> Callable[[list, list | None], None]:
+    def show(posts: list, before: list | None) -> None:
+        for post in posts[len(before or []) :]:
+            view.say("X stand-in", f"received post {post.id}: “{post.text}”")
 
-    def __init__(self, view: DemoView, box: Sandbox) -> None:
-        self._view, self._box = view, box
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-posts", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-    def _run(self) -> None:
-        seen = 0
-        while not self._stop.wait(0.05):
-            posts = self._box.x.posts
-            for post in posts[seen:]:
-                self._view.say("X stand-in", f"received post {post.id}: “{post.text}”")
-            seen = len(posts)
+    return show
 
 
 def _led_pins(daemon) -> dict[str, int]:

@@ -73,35 +73,58 @@ class DemoView(logging.Handler):
         return f"\033[{code}m{text}\033[0m" if self.colour else text
 
 
-class LedWatcher:
-    """Samples the LED pins; reports each new pattern with the LEDs' look at that moment."""
+class Poller:
+    """Calls `poll(stop)` every 50 ms on a thread of its own until stopped."""
 
-    def __init__(self, view: DemoView, pins: dict[str, Any], panel: Any) -> None:
-        self._view, self._pins, self._panel = view, pins, panel
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-leds", daemon=True)
+    def __init__(self, name: str, poll: Any) -> None:
+        self._poll = poll
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> None:
+    def start(self) -> Poller:
         self._thread.start()
+        return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopping.set()
         self._thread.join(2)
 
     def _run(self) -> None:
-        shown: Pattern | None = None
-        while not self._stop.wait(0.05):
-            pattern = self._panel.shown
-            if pattern is not shown:
-                shown = pattern
-                self._view.leds(self._brightest(), pattern)
+        while not self.stopping.wait(0.05):
+            self._poll(self.stopping)
 
-    def _brightest(self) -> dict[str, float]:
-        """Each LED's brightest level over half a second: a pulse or blink counts as lit."""
-        levels = dict.fromkeys(self._pins, 0.0)
-        for _ in range(10):
-            for name, pin in self._pins.items():
-                levels[name] = max(levels[name], float(pin.state))
-            if self._stop.wait(0.05):
-                break
-        return levels
+
+def watch_leds(view: DemoView, pins: dict[str, Any], panel: Any) -> Poller:
+    """Report each new pattern with the LEDs' look at that moment."""
+    shown: list[Pattern | None] = [None]
+
+    def poll(stop: threading.Event) -> None:
+        if panel.shown is not shown[0]:
+            shown[0] = panel.shown
+            view.leds(_brightest(pins, stop), shown[0])
+
+    return Poller("demo-leds", poll).start()
+
+
+def _brightest(pins: dict[str, Any], stop: threading.Event) -> dict[str, float]:
+    """Each LED's brightest level over half a second: a pulse or blink counts as lit."""
+    levels = dict.fromkeys(pins, 0.0)
+    for _ in range(10):
+        for name, pin in pins.items():
+            levels[name] = max(levels[name], float(pin.state))
+        if stop.wait(0.05):
+            break
+    return levels
+
+
+def watch_changes(name: str, read: Any, show: Any) -> Poller:
+    """Call show(value, previous) whenever read() returns something new."""
+    last: list[Any] = [None]
+
+    def poll(_stop: threading.Event) -> None:
+        value = read()
+        if value != last[0]:
+            show(value, last[0])
+            last[0] = value
+
+    return Poller(name, poll).start()
