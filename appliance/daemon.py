@@ -37,7 +37,7 @@ from appliance.microphone import CaptureLoop
 from appliance.outbox import Outbox
 from appliance.panel import Panel, led_pins_for
 from appliance.poster import Poster
-from appliance.speech import SpeechLink, link_settings
+from appliance.speech import SpeechLink
 from appliance.systemd_io import Notifier
 from appliance.x_client import PostOutcome, XCredentials, XPoster, make_client
 
@@ -91,7 +91,7 @@ class Daemon:
             speech_model=settings.assemblyai.speech_model,
             emit=self.events.put,
             connect=parts.connect,
-            settings=link_settings(settings.assemblyai),
+            settings=settings.assemblyai,
         )
         self.microphone = CaptureLoop(
             settings.audio.device,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 import websocket
 
 from appliance.audio_backlog import Backlog, Chunk
+from appliance.config import AssemblyAISettings
 from appliance.events import LinkDown, LinkIdle, LinkUp
 from appliance.reconnect import HEALTHY_AFTER_SECONDS, Verdict, verdict
 from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
@@ -27,8 +29,6 @@ from appliance.speech_settings import (  # noqa: F401 - session_url is part of t
     RECEIVE_TIMEOUT_SECONDS,
     REPLAY_MAX_SECONDS,
     SAMPLE_RATE_HZ,
-    LinkSettings,
-    link_settings,
     session_url,
 )
 from appliance.vad import SpeechDetector
@@ -55,13 +55,14 @@ class SpeechLink:
         speech_model: str,
         emit: Callable[[object], None],
         connect: Callable[..., Any] = websocket.create_connection,
-        settings: LinkSettings | None = None,
+        settings: AssemblyAISettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         detector: SpeechDetector | None = None,
         **overrides: Any,
     ) -> None:
-        base = settings or LinkSettings()
-        self.settings = LinkSettings(**{**base.__dict__, **overrides})
+        # Without settings (tests, tools) a session stays open: "always".
+        base = settings or AssemblyAISettings(session="always")
+        self.settings = dataclasses.replace(base, **overrides)
         self._url = session_url(url, speech_model)
         self._host = urllib.parse.urlsplit(url).netloc
         self._api_key = api_key

@@ -1,11 +1,8 @@
-"""The speech link's settings and constants, and the v3 session URL."""
+"""The speech link's constants and the v3 session URL (its settings: config.AssemblyAISettings)."""
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
-from dataclasses import dataclass
-from typing import Any
 
 SAMPLE_RATE_HZ = 16000
 CHUNK_SECONDS = 0.05  # the microphone's period; the service wants 50-1000 ms a message
@@ -31,26 +28,3 @@ def session_url(base_url: str, speech_model: str) -> str:
         }
     )
     return f"{base_url}{'&' if '?' in base_url else '?'}{query}"
-
-
-@dataclass(frozen=True)
-class LinkSettings:
-    """How the link behaves; times in seconds."""
-
-    session: str = "always"  # "on_speech" | "always"
-    idle_close_seconds: float = 20.0
-    reconnect_max_seconds: float = 60.0
-    connect_timeout_seconds: float = 10.0
-    terminate_timeout_seconds: float = 5.0
-    opens_per_minute: int = 4
-    ping_interval_seconds: float = 5.0
-    ping_timeout_seconds: float = 20.0
-    backlog_seconds: float = 30.0
-    pre_roll_seconds: float = 1.0
-    rotate_after_seconds: float = 10500.0
-
-
-def link_settings(config: Any) -> LinkSettings:
-    """The link's settings from the [assemblyai] table (same names)."""
-    names = {f.name for f in dataclasses.fields(LinkSettings)}
-    return LinkSettings(**{name: getattr(config, name) for name in names if hasattr(config, name)})
