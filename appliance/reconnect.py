@@ -43,6 +43,21 @@ def describe_close(code: int | None, reason: str) -> str:
     return f"{meaning} ({code}{': ' + reason if reason else ''})"
 
 
+def retry_cap_seconds(
+    reconnect_max_seconds: float, backlog_seconds: float, *, is_speech_waiting: bool
+) -> float:
+    """The longest wait between attempts: shorter while words wait in the backlog.
+
+    Full jitter lets the ceiling double on every failed attempt, so a 10 s outage can
+    end with the next try 30 s away — longer than the backlog keeps audio. While
+    speech is waiting, retry at least every third of the backlog, so an outage of up
+    to two thirds of it loses no word. (A refused key keeps its slow retry.)
+    """
+    if is_speech_waiting:
+        return min(reconnect_max_seconds, backlog_seconds / 3)
+    return reconnect_max_seconds
+
+
 def verdict(
     close_code: int | None,
     reason: str,

@@ -18,7 +18,7 @@ import websocket
 from appliance.audio_backlog import Backlog, Chunk
 from appliance.config import AssemblyAISettings
 from appliance.events import LinkDown, LinkIdle, LinkUp
-from appliance.reconnect import HEALTHY_AFTER_SECONDS, Verdict, verdict
+from appliance.reconnect import HEALTHY_AFTER_SECONDS, Verdict, retry_cap_seconds, verdict
 from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
 from appliance.speech_messages import Begin
 from appliance.speech_receiver import SessionReceiver
@@ -161,7 +161,11 @@ class SpeechLink:
                 outcome.close_code,
                 outcome.reason,
                 failures,
-                cap_seconds=self.settings.reconnect_max_seconds,
+                cap_seconds=retry_cap_seconds(
+                    self.settings.reconnect_max_seconds,
+                    self.settings.backlog_seconds,
+                    is_speech_waiting=self.backlog.owes_speech(),
+                ),
             )
             self._report_down(decision, outcome.close_code)
             self._wait(stop, decision.delay_seconds)

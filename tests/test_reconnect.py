@@ -3,7 +3,7 @@
 import pytest
 
 from appliance.backoff import backoff_seconds
-from appliance.reconnect import UNAUTHORISED_RETRY_SECONDS, verdict
+from appliance.reconnect import UNAUTHORISED_RETRY_SECONDS, retry_cap_seconds, verdict
 
 
 def top(low, high):
@@ -43,3 +43,15 @@ def test_our_own_bugs_are_flagged(code):
 def test_other_causes_back_off(code):
     decision = verdict(code, "", 3, cap_seconds=60, uniform=top)
     assert decision.delay_seconds == 4 and not decision.is_our_bug and not decision.needs_user
+
+
+def test_retries_come_sooner_while_words_wait_in_the_backlog():
+    # 30 s of backlog: at most 10 s between attempts, so a 10-20 s outage loses nothing.
+    assert retry_cap_seconds(60, 30, is_speech_waiting=True) == 10
+    assert retry_cap_seconds(60, 30, is_speech_waiting=False) == 60
+    assert retry_cap_seconds(5, 30, is_speech_waiting=True) == 5
+    many_failures = 10
+    waiting = retry_cap_seconds(60, 30, is_speech_waiting=True)
+    assert verdict(None, "", many_failures, cap_seconds=waiting, uniform=top).delay_seconds == 10
+    # A refused key is still not retried fast, words waiting or not.
+    assert verdict(1008, "", 1, cap_seconds=waiting, uniform=top).delay_seconds >= 300
