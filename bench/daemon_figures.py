@@ -14,8 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from appliance.config import AssemblyAISettings
-from appliance.sandbox import Sandbox, write_config
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from appliance.config import AssemblyAISettings  # noqa: E402
+from appliance.sandbox import Sandbox, write_config  # noqa: E402
+from bench.table import print_table  # noqa: E402
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -161,5 +164,4 @@ def _idle_cpu(tmp: Path, window_seconds: float) -> tuple[str, str, str]:
 
 
 if __name__ == "__main__":
-    for row in measure():
-        print(" | ".join(row))
+    print_table(measure())

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance.events import SentenceFinished  # noqa: E402
 from appliance.sandbox import BUTTON_PIN, PRESS_SECONDS, Sandbox  # noqa: E402
+from bench.table import print_table  # noqa: E402
 
 RUNS = 30
 TARGET = "p50 < 50 ms"
@@ -77,5 +78,4 @@ def rows(runs: int = RUNS) -> list[tuple[str, str, str]]:
 
 
 if __name__ == "__main__":
-    for name, value, target in rows():
-        print(f"| {name} | {value} | {target} |")
+    print_table(rows())

@@ -11,6 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.table import print_table  # noqa: E402
+
 # Each module offers rows() -> [(measure, value, target)]; a missing one is reported.
 SECTIONS = [
     ("bench.posting", "posting (grace period off)"),
@@ -47,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         measure = getattr(module, "rows", None) or module.measure
         rows.extend(measure())
     print(f"Measured on: {machine()}\n")
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measure':<{width}} | value | target |")
-    print(f"|{'-' * (width + 2)}|-------|--------|")
-    for measure_name, value, target in rows:
-        print(f"| {measure_name:<{width}} | {value} | {target} |")
+    print_table(rows)
     return 0
 
 

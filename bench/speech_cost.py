@@ -31,6 +31,7 @@ from appliance.session_gate import (  # noqa: E402
 )
 from appliance.speech import BURST_SECONDS, CHUNK_SECONDS  # noqa: E402
 from appliance.vad import SpeechDetector  # noqa: E402
+from bench.table import print_table  # noqa: E402
 from tests.speech_audio import speech_pcm  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "test-audio"
@@ -231,12 +232,7 @@ def rows(real_time: bool = True) -> list[tuple[str, str, str]]:
 
 
 def main() -> int:
-    table = rows(real_time="--no-real-time" not in sys.argv)
-    width = max(len(r[0]) for r in table)
-    print(f"| {'measure':<{width}} | value | target |")
-    print(f"|{'-' * (width + 2)}|-------|--------|")
-    for name, value, target in table:
-        print(f"| {name:<{width}} | {value} | {target} |")
+    print_table(rows(real_time="--no-real-time" not in sys.argv))
     return 0
 
 
