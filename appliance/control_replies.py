@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from appliance import core
@@ -40,7 +39,7 @@ def status_reply(
     state: core.State,
     now: float,
     settings: core.CoreSettings,
-    outbox_states: Iterable[str],
+    outbox_counts: Mapping[str, int],
 ) -> dict[str, Any]:
     """Everything `appliance status` shows, as JSON-ready values."""
     candidate = None
@@ -59,7 +58,7 @@ def status_reply(
             "session_id": state.session_id,
         },
         "microphone": {"is_ok": state.microphone_ok, "detail": state.microphone_detail},
-        "outbox": dict(sorted(Counter(outbox_states).items())),
+        "outbox": dict(sorted(outbox_counts.items())),
         "posts_in_flight": state.posts_in_flight,
         "last_post_id": state.last_post_id,
     }

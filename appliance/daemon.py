@@ -75,7 +75,6 @@ class Daemon:
             delete_window_seconds=settings.confirm.delete_window_seconds,
             over_length=settings.x.over_length,
         )
-        self.state = core.State()
         self.outbox = _open_outbox(settings)
         send, delete = _sender(settings, credentials)
         self.poster = Poster(
@@ -177,8 +176,7 @@ class Daemon:
         now = self.parts.clock()
         event = event_for(call.command)
         if event is None:
-            states = [entry.state for entry in self.outbox.entries(limit=1000)]
-            call.reply = status_reply(self.state, now, self.core_settings, states)
+            call.reply = status_reply(self.state, now, self.core_settings, self.outbox.counts())
         else:
             effects = self.handle(event)
             call.reply = outcome_reply(effects, self.state, now, self.core_settings)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from appliance.daemon import Parts
 from appliance.demo_view import DemoView, watch_changes, watch_leds
+from appliance.panel import led_pins_for
 from appliance.sandbox import Sandbox
 from appliance.systemd_io import Notifier
 
@@ -54,7 +55,10 @@ def run_demo(
     sandbox.start_standins()
     view.say("demo", "Stand-ins: AssemblyAI at " + sandbox.speech.url + ", X at " + sandbox.x.url)
     daemon = sandbox.start_daemon(Parts(notifier=Notifier(send=_countdown(view))))
-    pins = {name: sandbox.pin_factory.pin(pin) for name, pin in _led_pins(daemon).items()}
+    pins = {
+        name: sandbox.pin_factory.pin(pin)
+        for name, pin in led_pins_for(daemon.settings.gpio).items()
+    }
     watchers = [
         watch_leds(view, pins, daemon.panel),
         watch_changes("demo-partials", lambda: daemon.state.partial, _partial_shower(view)),
@@ -146,13 +150,6 @@ def _post_shower(view: DemoView) -> Callable[[list, list | None], None]:
             view.say("X stand-in", f"received post {post.id}: “{post.text}”")
 
     return show
-
-
-def _led_pins(daemon) -> dict[str, int]:
-    gpio = daemon.settings.gpio
-    if gpio.layout == "separate":
-        return {"green": gpio.green_pin, "amber": gpio.amber_pin, "red": gpio.red_pin}
-    return {"red": gpio.red_pin, "green": gpio.green_pin, "blue": gpio.amber_pin}
 
 
 def _summary(box: Sandbox) -> list[str]:

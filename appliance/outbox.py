@@ -170,6 +170,12 @@ class Outbox:
         """Newest first."""
         return self._select("ORDER BY id DESC LIMIT ?", (limit,))
 
+    def counts(self) -> dict[str, int]:
+        """How many entries are in each state, over the whole outbox."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
+        return {state: count for state, count in rows}
+
     def get(self, entry_id: int) -> Entry | None:
         rows = self._select("WHERE id=?", (entry_id,))
         return rows[0] if rows else None

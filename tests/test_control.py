@@ -132,7 +132,7 @@ def test_the_cli_prints_status_and_exits_0(tmp_path, capsys):
     path = tmp_path / "control.sock"
     config = write_config(tmp_path / "appliance.toml", control={"socket": str(path)})
     state = State(link="up", candidate=Candidate("Hello world.", 0.0), microphone_ok=True)
-    reply = status_reply(state, 15.0, CoreSettings(), ["posted", "posted", "waiting"])
+    reply = status_reply(state, 15.0, CoreSettings(), {"posted": 2, "waiting": 1})
     with ControlServer(path, lambda command: reply):
         assert cli.main(["status", "--config", str(config)]) == 0
         out = capsys.readouterr().out
@@ -152,7 +152,7 @@ def test_a_refused_command_exits_1(tmp_path, capsys):
 
 
 def test_format_status_reads_one_fact_a_line():
-    reply = status_reply(State(), 0.0, CoreSettings(), [])
+    reply = status_reply(State(), 0.0, CoreSettings(), {})
     text = format_status(reply)
     assert "Outbox:     empty" in text and "Microphone: not open yet" in text
 

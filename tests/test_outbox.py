@@ -98,3 +98,13 @@ def test_mark_deleted_changes_only_the_posted_entry(tmp_path):
             outbox.mark_posted(entry, post_id)
         outbox.mark_deleted("2")
         assert (outbox.get(a).state, outbox.get(b).state) == (POSTED, DELETED)
+
+
+def test_counts_cover_the_whole_outbox(tmp_path):
+    with Outbox(tmp_path / "o.db") as outbox:
+        ids = [outbox.add(f"post {n}", "button") for n in range(1200)]
+        for entry_id in ids[:1100]:
+            outbox.mark_sending(entry_id)
+            outbox.mark_posted(entry_id, str(entry_id))
+        outbox.mark_failed(ids[-1], "X said no")
+        assert outbox.counts() == {POSTED: 1100, QUEUED: 99, FAILED: 1}
