@@ -82,7 +82,7 @@ class _Tlds:
 
 @functools.cache
 def _tlds() -> _Tlds:
-    """Every top-level domain: the single labels of the Public Suffix List's ICANN part."""
+    """Every top-level domain: the last labels of the Public Suffix List's ICANN rules."""
     # Differs: twitter-text ships a 2020 copy of IANA's list; the PSL (kept current by the
     # publicsuffixlist package) also has the TLDs delegated since and lacks retired ones.
     source = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
@@ -95,8 +95,11 @@ def _tlds() -> _Tlds:
             in_icann = True
         elif "===END ICANN DOMAINS===" in line:
             break
-        elif in_icann and line and not line.startswith(("//", "!", "*")) and "." not in line:
-            tld = line.lower()
+        elif in_icann and line and not line.startswith("//"):
+            # Every rule ends in its TLD; some TLDs (za, ck, ...) appear only under others.
+            tld = line.rsplit(".", 1)[-1].lower()
+            if tld in ascii_tlds or tld in other.get(tld[0], ()):
+                continue
             if tld.isascii():
                 ascii_tlds.add(tld)
             else:
@@ -142,6 +145,7 @@ class _Domains:
         runs = list((_LABEL_RUN if strict else _ASCII_LABEL_RUN).finditer(text))
         self.run_starts = [run.start() for run in runs]
         self.run_ends = [run.end() for run in runs]
+        self.run_at = {start: index for index, start in enumerate(self.run_starts)}
         # The last '_' of each run: a label from `start` has none if it lies before start.
         self.last_underscore = [text.rfind("_", run.start(), run.end()) for run in runs]
         self.memo: dict[int, int] = {}
@@ -149,7 +153,9 @@ class _Domains:
     def label_end(self, start: int) -> tuple[int, bool]:
         """(index of the '.' that ends the label at `start`, whether it may be the last label);
         (-1, False) when no valid label starts there."""
-        index = bisect.bisect_right(self.run_starts, start) - 1
+        index = self.run_at.get(start)
+        if index is None:  # inside a run: find it
+            index = bisect.bisect_right(self.run_starts, start) - 1
         if index < 0 or start >= self.run_ends[index]:
             return -1, False
         dot = self.run_ends[index]
@@ -269,6 +275,8 @@ def _url_candidates(text: str) -> Iterator[int]:
     # start of the text; everywhere else the URL follows its preceding character.
     for run in _LABEL_RUN.finditer(text):
         start, end = run.span()
+        if not text.startswith((".", "://"), end):
+            continue  # a URL's first label ends in "." (or it is the scheme)
         if start == 0:
             if end > 1 and text[0] not in _BAD_BEFORE:
                 yield 1
@@ -289,6 +297,8 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     for start in _url_candidates(text):
         if start < searched_to + (1 if searched_to else 0):
             continue
+        if domains.memo.get(start, 0) < 0 and text[start] not in "hH":
+            continue  # known already: no domain starts here
         protocol = _PROTOCOL.match(text, start)
         domain_start = protocol.end() if protocol else start
         domain_end = domains.end(domain_start)
@@ -349,27 +359,37 @@ def _ascii_domains(
     return found
 
 
+@dataclass(frozen=True)
+class _Emoji:
+    sequences: frozenset[str]  # every emoji sequence of two or more code points
+    firsts: re.Pattern[str]  # the code points such a sequence begins with
+    longest: int  # code points in the longest sequence
+
+
 @functools.cache
-def _emoji() -> tuple[frozenset[str], frozenset[str], int]:
-    """(every emoji sequence of two or more code points, their first code points, the
-    longest's length)."""
+def _emoji() -> _Emoji:
     # Differs: twitter-text's regex knows Unicode 13's sequences; the emoji package knows
     # the current ones, so a newer ZWJ sequence counts 2 here and 2+1+2 there.
     from emoji import EMOJI_DATA
 
     sequences = frozenset(key for key in EMOJI_DATA if len(key) > 1)
-    return sequences, frozenset(key[0] for key in sequences), max(map(len, sequences))
+    firsts = {key[0] for key in sequences}
+    # The re module tests a long list of astral characters one by one (slow on every
+    # character of a long text), so those are one range here; a false start costs a
+    # set lookup.
+    bmp = "".join(sorted(re.escape(char) for char in firsts if ord(char) <= 0xFFFF))
+    astral = [ord(char) for char in firsts if ord(char) > 0xFFFF]
+    pattern = f"[{bmp}{chr(min(astral))}-{chr(max(astral))}]"
+    return _Emoji(sequences, re.compile(pattern), max(map(len, sequences)))
 
 
 def _emoji_end(text: str, start: int) -> int:
     """The end of the emoji sequence at `start` (two or more code points), or -1."""
     # A single code point weighs what its range says; that is how twitter-text's regex
     # treats them too (© and ® count as emoji only with U+FE0F, which makes two).
-    sequences, firsts, longest = _emoji()
-    if text[start] not in firsts:
-        return -1
-    for end in range(min(len(text), start + longest), start + 1, -1):
-        if text[start:end] in sequences:
+    emoji = _emoji()
+    for end in range(min(len(text), start + emoji.longest), start + 1, -1):
+        if text[start:end] in emoji.sequences:
             return end
     return -1
 
@@ -383,8 +403,8 @@ def _units(text: str) -> Iterator[tuple[int, int, bool]]:
     """(end, weight, is_plain) of each counted unit of NFC `text` in order: a URL, an emoji
     sequence, or a run of other code points (is_plain: each weighs by its range)."""
     urls = dict(url_spans(text))
-    firsts = _emoji()[1]
-    specials = sorted(set(urls) | {i for i, char in enumerate(text) if char in firsts})
+    emoji_starts = (match.start() for match in _emoji().firsts.finditer(text))
+    specials = sorted(set(urls).union(emoji_starts))
     position = 0
     for special in specials:
         if special < position:

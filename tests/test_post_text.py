@@ -72,6 +72,13 @@ def test_an_empty_text_is_refused():
     assert prepare(" \x00 ").refused
 
 
+def test_a_text_of_joiners_and_selectors_alone_is_empty():
+    assert clean("\u200d \ufe0f\u200b") == ""
+    prepared = prepare("\u200d\u200d")
+    assert prepared.empty and prepared.refused and prepared.text == ""
+    assert not prepare("👍\ufe0f").refused  # beside an emoji they stay
+
+
 @given(st.text(min_size=1, max_size=400))
 def test_prepared_text_always_fits_and_is_clean(text):
     prepared = prepare(text)
