@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 MAX_WEIGHTED_LENGTH = 280
+_TRIMMED = "".join(map(chr, range(33)))  # what Java's String.trim() removes
 URL_WEIGHT = 23  # transformedURLLength
 _DEFAULT_WEIGHT = 2
 _LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # weight 1
@@ -209,7 +210,7 @@ def _valid_domain(url: str, domain: str, protocol: str) -> bool:
     """twitter-text's isValidUrl: every label fits DNS, and the URL fits 4096 characters."""
     if len(domain) > _MAX_URL_UTF16:
         return False
-    if domain[:4].lower() == "xn--" and not domain.isascii():
+    if domain.startswith("xn--") and not _ascii_domain_spans(domain):
         return False  # a punycode name cannot hold other characters
     lengths = [_punycode_length(label) for label in domain.split(".")]
     if any(length < 1 or length > _MAX_LABEL for length in lengths):
@@ -289,10 +290,14 @@ def _url_candidates(text: str) -> Iterator[int]:
 
 def url_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of every URL twitter-text would find in `text` (already NFC)."""
+    return [(link.start, link.end) for link in _links(text)]
+
+
+def _links(text: str) -> list[_Link]:
     if "." not in text:
         return []
     domains = _Domains(text, strict=True)
-    spans: list[tuple[int, int]] = []
+    links: list[_Link] = []
     searched_to = 0  # the regex's lastIndex: a match (with its preceding char) starts here
     for start in _url_candidates(text):
         if start < searched_to + (1 if searched_to else 0):
@@ -324,12 +329,12 @@ def url_spans(text: str) -> list[tuple[int, int]]:
                 if len(tco.group(1)) > _MAX_TCO_SLUG:
                     continue
                 end = start + _tco_end(url, tco.end())
-            spans.append((start, end))
+            links.append(_Link(start, end, end - start))
             continue
         if start > 0 and text[start - 1] in "-_./":
             continue  # "foo.bar/baz.com" or "-x.com": not a link without a scheme
-        spans.extend(_ascii_domains(text, domain_start, domain_end, end, has_path))
-    return spans
+        links.extend(_links_without_scheme(text, domain_start, domain_end, end, has_path))
+    return links
 
 
 def _tco_end(url: str, slug_end: int) -> int:
@@ -337,12 +342,8 @@ def _tco_end(url: str, slug_end: int) -> int:
     return _query_end(url, slug_end) if url.startswith("?", slug_end) else slug_end
 
 
-def _ascii_domains(
-    text: str, domain_start: int, domain_end: int, url_end: int, has_path: bool
-) -> list[tuple[int, int]]:
-    """A URL without a scheme counts only its ASCII (and Latin) domains; the last keeps
-    the path."""
-    domain = text[domain_start:domain_end]
+def _ascii_domain_spans(domain: str) -> list[tuple[int, int]]:
+    """The ASCII (and Latin) domains inside `domain`, left to right, as (start, end)."""
     inner = _Domains(domain, strict=False)
     found: list[tuple[int, int]] = []
     position = 0
@@ -352,11 +353,32 @@ def _ascii_domains(
             continue
         end = inner.end(start)
         if end >= 0:
-            found.append((domain_start + start, domain_start + end))
+            found.append((start, end))
             position = end
-    if found and has_path:
-        found[-1] = (found[-1][0], url_end)
     return found
+
+
+@dataclass(frozen=True)
+class _Link:
+    start: int
+    end: int  # where the match ends (twitter-text's indices)
+    counted: int  # how many code points the count skips: the length of its URL text
+
+
+def _links_without_scheme(
+    text: str, domain_start: int, domain_end: int, url_end: int, has_path: bool
+) -> list[_Link]:
+    """A URL without a scheme counts only its ASCII (and Latin) domains; the last one
+    keeps the port, path and query if there is a path."""
+    spans = _ascii_domain_spans(text[domain_start:domain_end])
+    links = [_Link(domain_start + s, domain_start + e, e - s) for s, e in spans]
+    if links and has_path:
+        last = links[-1]
+        # Its text is that domain and what follows the whole domain, while its indices run
+        # to the match's end; twitter-text skips by the text (they differ only when
+        # non-Latin labels follow the domain, e.g. "example.com日本.jp/path").
+        links[-1] = _Link(last.start, url_end, last.counted + url_end - domain_end)
+    return links
 
 
 @dataclass(frozen=True)
@@ -369,10 +391,27 @@ class _Emoji:
 @functools.cache
 def _emoji() -> _Emoji:
     # Differs: twitter-text's regex knows Unicode 13's sequences; the emoji package knows
-    # the current ones, so a newer ZWJ sequence counts 2 here and 2+1+2 there.
-    from emoji import EMOJI_DATA
+    # the current ones, so a newer one (e.g. a handshake with skin tones) counts 2 here
+    # and 4 there.
+    from emoji import EMOJI_DATA, STATUS
 
-    sequences = frozenset(key for key in EMOJI_DATA if len(key) > 1)
+    # Fully qualified sequences, as twitter-text's regex has them (a ZWJ sequence missing
+    # a U+FE0F is counted in parts there), and keycaps with or without U+FE0F
+    # (validate.yml: "Emoji with a leading character in the latin range is counted as 2").
+    qualified = {
+        key
+        for key, data in EMOJI_DATA.items()
+        if len(key) > 1 and (data["status"] == STATUS["fully_qualified"] or key[-1] == "\u20e3")
+    }
+    # It also takes a U+FE0F between a text-style base and its skin tone ("⛹️🏽").
+    qualified |= {
+        key[0] + "\ufe0f" + key[1]
+        for key in qualified
+        if len(key) == 2
+        and "\U0001f3fb" <= key[1] <= "\U0001f3ff"
+        and key[0] + "\ufe0f" in EMOJI_DATA
+    }
+    sequences = frozenset(qualified)
     firsts = {key[0] for key in sequences}
     # The re module tests a long list of astral characters one by one (slow on every
     # character of a long text), so those are one range here; a false start costs a
@@ -402,7 +441,7 @@ def _plain_weight(text: str, start: int, end: int) -> int:
 def _units(text: str) -> Iterator[tuple[int, int, bool]]:
     """(end, weight, is_plain) of each counted unit of NFC `text` in order: a URL, an emoji
     sequence, or a run of other code points (is_plain: each weighs by its range)."""
-    urls = dict(url_spans(text))
+    urls = {link.start: link.start + link.counted for link in _links(text)}
     emoji_starts = (match.start() for match in _emoji().firsts.finditer(text))
     specials = sorted(set(urls).union(emoji_starts))
     position = 0
@@ -431,8 +470,8 @@ def normalize(text: str) -> str:
 def weighted_length(text: str) -> int:
     """X's weighted length of `text` (NFC-normalised first)."""
     text = normalize(text)
-    if not text.strip():
-        return 0  # twitter-text: an empty or blank text has no length
+    if not text.strip(_TRIMMED):
+        return 0  # twitter-text (Java): a text of spaces and controls alone has no length
     return sum(weight for _, weight, _ in _units(text))
 
 

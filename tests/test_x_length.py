@@ -321,8 +321,27 @@ def test_emoji_sequences_weigh_two_as_a_whole():
     assert weighted_length("©\ufe0f") == 2
 
 
+def test_emoji_sequences_are_the_qualified_ones_as_in_twitter_texts_regex():
+    # java/.../TwitterTextEmojiRegex.java (generated from Unicode's emoji data): a ZWJ
+    # sequence lacking its U+FE0F is not one emoji, so its parts count (2 + 1 + 2) ...
+    assert weighted_length("🏳\u200d🌈") == 5
+    assert weighted_length("🏳\ufe0f\u200d🌈") == 2
+    # ... and a text-style base may carry U+FE0F before its skin tone.
+    assert weighted_length("⛹\ufe0f🏽") == weighted_length("⛹🏽") == 2
+
+
 def test_a_blank_text_has_no_length():
-    assert weighted_length("") == weighted_length("   ") == 0
+    # Java's TwitterTextParser.parseTweet: a text that trim() empties has no length.
+    assert weighted_length("") == weighted_length(" \n\t") == 0
+    assert weighted_length("\u3000") == 2  # not trimmed there
+
+
+def test_the_count_skips_a_links_text_not_its_indices():
+    # twitter-text's parseTweet skips url.length: for a link without a scheme whose domain
+    # ends in non-Latin labels, that is the ASCII domain plus the path.
+    text = "example.com日本.jp/abc"
+    assert url_spans(text) == [(0, len(text))]
+    assert weighted_length(text) == 23 + len("p/abc")
 
 
 def test_fitting_length_matches_the_valid_range():
@@ -411,7 +430,7 @@ def test_text_without_links_or_emoji_weighs_by_code_point(text):
     text = x_length.normalize(text).replace(".", " ")
     text = x_length._emoji().firsts.sub("", text)
     expected = sum(1 if x_length._LIGHT.match(char) else 2 for char in text)
-    assert weighted_length(text) == (expected if text.strip() else 0)
+    assert weighted_length(text) == (expected if text.strip(x_length._TRIMMED) else 0)
 
 
 @pytest.mark.parametrize(
