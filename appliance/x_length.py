@@ -69,6 +69,8 @@ _QUERY_END_CHAR = re.compile(r"[a-zA-Z0-9\-_&=#/]")
 _TCO = re.compile(r"https?://t\.co/([a-zA-Z0-9]+)", re.IGNORECASE)
 _TLD_ALNUM = re.compile(r"[0-9a-zA-Z]+")
 _PUNYCODE_TLD = re.compile(r"xn--[\-0-9a-z]+", re.IGNORECASE)
+_PLAIN_ASCII_DOMAIN = re.compile(r"[-a-zA-Z0-9.]+")
+_AFTER_DOT = re.compile(r"\.([0-9a-zA-Z]+|[^\x00-\x7f])")
 _AFTER_TLD_BAD = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-")
 _MAX_URL_UTF16 = 4096
 _MAX_LABEL = 63
@@ -203,7 +205,8 @@ def _punycode_length(label: str) -> int:
 
 
 def _utf16_length(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    """Length in UTF-16 code units, as JavaScript counts."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _valid_domain(url: str, domain: str, protocol: str) -> bool:
@@ -293,8 +296,19 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     return [(link.start, link.end) for link in _links(text)]
 
 
+def _may_hold_a_tld(text: str) -> bool:
+    """Whether some "." in `text` is followed by what could begin a top-level domain."""
+    # One quick pass that spares texts like "a." * 50,000 the domain search entirely.
+    tlds = _tlds()
+    for match in _AFTER_DOT.finditer(text):
+        word = match.group(1).lower()
+        if word in tlds.ascii or word in tlds.other_by_first or word == "xn":
+            return True
+    return False
+
+
 def _links(text: str) -> list[_Link]:
-    if "." not in text:
+    if "." not in text or not _may_hold_a_tld(text):
         return []
     domains = _Domains(text, strict=True)
     links: list[_Link] = []
@@ -370,7 +384,10 @@ def _links_without_scheme(
 ) -> list[_Link]:
     """A URL without a scheme counts only its ASCII (and Latin) domains; the last one
     keeps the port, path and query if there is a path."""
-    spans = _ascii_domain_spans(text[domain_start:domain_end])
+    domain = text[domain_start:domain_end]
+    # Most domains are ASCII already: then the whole domain is the one ASCII domain.
+    is_ascii = _PLAIN_ASCII_DOMAIN.fullmatch(domain)
+    spans = [(0, len(domain))] if is_ascii else _ascii_domain_spans(domain)
     links = [_Link(domain_start + s, domain_start + e, e - s) for s, e in spans]
     if links and has_path:
         last = links[-1]
@@ -416,9 +433,15 @@ def _emoji() -> _Emoji:
     # The re module tests a long list of astral characters one by one (slow on every
     # character of a long text), so those are one range here; a false start costs a
     # set lookup.
-    bmp = "".join(sorted(re.escape(char) for char in firsts if ord(char) <= 0xFFFF))
+    bmp = {key[0] for key in sequences if ord(key[0]) <= 0xFFFF}
+    # A BMP character (a digit, ©, ☺) starts a sequence only if the right one follows
+    # (U+FE0F, U+20E3, a skin tone, ...): asking that keeps "1" * 100,000 from costing a
+    # lookup per digit.
+    seconds = {key[1] for key in sequences if key[0] in bmp}
+    bmp_class = "".join(sorted(map(re.escape, bmp)))
+    second_class = "".join(sorted(map(re.escape, seconds)))
     astral = [ord(char) for char in firsts if ord(char) > 0xFFFF]
-    pattern = f"[{bmp}{chr(min(astral))}-{chr(max(astral))}]"
+    pattern = f"[{bmp_class}](?=[{second_class}])|[{chr(min(astral))}-{chr(max(astral))}]"
     return _Emoji(sequences, re.compile(pattern), max(map(len, sequences)))
 
 
