@@ -6,9 +6,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from twitter_text import parse_tweet  # X's own v3 rules: CJK/emoji weigh 2, any URL 23
+from appliance import x_length
+from appliance.x_length import MAX_WEIGHTED_LENGTH
 
-MAX_WEIGHTED_LENGTH = 280
 ELLIPSIS = "…"
 SHORTEN, REFUSE = "shorten", "refuse"
 OVER_LENGTH_CHOICES = (SHORTEN, REFUSE)
@@ -21,7 +21,7 @@ _SPACES = re.compile(r"\s+")
 
 def weighted_length(text: str) -> int:
     """X's weighted length of `text` (280 is the most X accepts)."""
-    return int(parse_tweet(text).weightedLength)
+    return x_length.weighted_length(text)
 
 
 def clean(text: str) -> str:
@@ -69,8 +69,10 @@ def prepare(text: str, over_length: str = SHORTEN) -> Prepared:
 def shorten(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> str:
     """`text` cut at a word boundary, with an ellipsis, to at most `limit` weighted length."""
     budget = limit - weighted_length(ELLIPSIS)
-    # validRangeEnd: the index of the last character that fits in 280; scale it to our budget.
-    end = min(len(text), int(parse_tweet(text).validRangeEnd) + 1)
+    text = x_length.normalize(text)
+    # Where X's count reaches the budget; a URL cut short would count as plain text, so
+    # step back until the prefix, measured on its own, fits too.
+    end = x_length.fitting_length(text, budget)
     while end > 0 and weighted_length(text[:end]) > budget:
         end -= 1
     cut = text[:end]

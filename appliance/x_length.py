@@ -1,0 +1,435 @@
+"""X's weighted length of a post (twitter-text configuration v3), measured in linear time."""
+
+# How X counts (twitter-text's parseTweet, config/v3.json, conformance/validate.yml):
+#   - the text is NFC-normalised first;
+#   - a code point in 0-4351, 8192-8205, 8208-8223 or 8242-8247 weighs 1, any other 2;
+#   - an emoji sequence (ZWJ sequence, flag, keycap, skin tone, variation selector)
+#     weighs 2 as a whole;
+#   - every URL twitter-text's extractor finds weighs 23 (transformedURLLength), with or
+#     without a scheme;
+#   - 280 is the most X accepts.
+# twitter-text finds URLs with one large backtracking regex; the Python port of it took
+# minutes on "a." * 5000. This module answers the same questions with a scanner that
+# touches each character a bounded number of times: runs of label characters are found
+# by regexes without nested quantifiers, and "which domain starts here" is worked out
+# once per label and remembered.
+#
+# Deliberate differences from twitter-text (each is marked "Differs:" below):
+#   - the TLD list is the Public Suffix List's (current), not twitter-text's 2020 copy;
+#   - emoji sequences are Unicode's current set (the emoji package), not twitter-text's
+#     Unicode 13 set.
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+
+MAX_WEIGHTED_LENGTH = 280
+URL_WEIGHT = 23  # transformedURLLength
+_DEFAULT_WEIGHT = 2
+_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # weight 1
+_LIGHT = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _LIGHT_RANGES) + "]")
+
+# Character classes of twitter-text's JS extractor (js/src/regexp/*.js), written out.
+_SPACES = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_INVALID = "\ufffe\ufeff\uffff"
+_DIRECTIONAL = "\u202a-\u202e\u061c\u200e\u200f\u2066-\u2069"
+# Its "punct" leaves out '"' and '`', so they may sit in a domain; kept as it is.
+_PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]^_{|}~$"
+_NOT_DOMAIN = _PUNCT + _SPACES + _INVALID + _DIRECTIONAL
+_DOMAIN_CHAR = re.compile(f"[^{_NOT_DOMAIN}]")
+# A label's characters: domain characters, and '-' or '_' inside it.
+_NOT_LABEL = _NOT_DOMAIN.replace("_", "").replace("\\-", "")
+_LABEL_RUN = re.compile(f"[^{_NOT_LABEL}]+")
+_LATIN_ACCENTS = (
+    "\xc0-\xd6\xd8-\xf6\xf8-\xff\u0100-\u024f\u0253\u0254\u0256\u0257\u0259\u025b"
+    "\u0263\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
+)
+_ASCII_LABEL_RUN = re.compile(f"[-a-zA-Z0-9{_LATIN_ACCENTS}]+")
+# Where a URL may begin: after none of these (so not inside a word, a @mention, $cashtag
+# or #hashtag).
+_BAD_BEFORE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@＠$#＃")
+_BAD_BEFORE |= frozenset(_INVALID)
+_PROTOCOL = re.compile(r"https?://", re.IGNORECASE)
+_PORT = re.compile(r":[0-9]+")
+_CYRILLIC = "\u0400-\u04ff"
+_PATH_CHARS = re.compile(
+    f"[a-zA-Z{_CYRILLIC}0-9!*';:=+,.$/%#\\[\\]\\-\u2013_~@|&{_LATIN_ACCENTS}]*"
+)
+_PATH_END_CHAR = re.compile(f"[+\\-a-zA-Z{_CYRILLIC}0-9=_#/{_LATIN_ACCENTS}]")
+_QUERY_CHARS = re.compile(r"[a-zA-Z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*")
+
+_QUERY_END_CHAR = re.compile(r"[a-zA-Z0-9\-_&=#/]")
+_TCO = re.compile(r"https?://t\.co/([a-zA-Z0-9]+)", re.IGNORECASE)
+_TLD_ALNUM = re.compile(r"[0-9a-zA-Z]+")
+_PUNYCODE_TLD = re.compile(r"xn--[\-0-9a-z]+", re.IGNORECASE)
+_AFTER_TLD_BAD = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-")
+_MAX_URL_UTF16 = 4096
+_MAX_LABEL = 63
+_MAX_TCO_SLUG = 40
+
+
+@dataclass(frozen=True)
+class _Tlds:
+    ascii: frozenset[str]
+    other_by_first: dict[str, tuple[str, ...]]  # longest first
+
+
+@functools.cache
+def _tlds() -> _Tlds:
+    """Every top-level domain: the single labels of the Public Suffix List's ICANN part."""
+    # Differs: twitter-text ships a 2020 copy of IANA's list; the PSL (kept current by the
+    # publicsuffixlist package) also has the TLDs delegated since and lacks retired ones.
+    source = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
+    ascii_tlds: set[str] = set()
+    other: dict[str, list[str]] = {}
+    in_icann = False
+    for raw in source.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if "===BEGIN ICANN DOMAINS===" in line:
+            in_icann = True
+        elif "===END ICANN DOMAINS===" in line:
+            break
+        elif in_icann and line and not line.startswith(("//", "!", "*")) and "." not in line:
+            tld = line.lower()
+            if tld.isascii():
+                ascii_tlds.add(tld)
+            else:
+                other.setdefault(tld[0], []).append(tld)
+    return _Tlds(
+        frozenset(ascii_tlds),
+        {first: tuple(sorted(tlds, key=len, reverse=True)) for first, tlds in other.items()},
+    )
+
+
+def _tld_end(text: str, start: int) -> int:
+    """Where a top-level domain starting at `start` ends, or -1 if none starts there."""
+    tlds = _tlds()
+    run = _TLD_ALNUM.match(text, start)
+    if run:
+        end = run.end()
+        if run.group().lower() in tlds.ascii and (end == len(text) or text[end] not in "@+-"):
+            return end
+        puny = _PUNYCODE_TLD.match(text, start)
+        return puny.end() if puny else -1
+    if start < len(text):
+        for tld in tlds.other_by_first.get(text[start].lower(), ()):
+            end = start + len(tld)
+            if text[start:end].lower() == tld and (
+                end == len(text) or text[end] not in _AFTER_TLD_BAD
+            ):
+                return end
+    return -1
+
+
+class _Domains:
+    """Answers "which domain starts at this label?" for one text, each label worked out once.
+
+    A domain is label '.' (label '.')* TLD, taking as many labels as still leave a TLD
+    after them (the regex's greedy choice). `strict` labels (the URL's domain) begin and
+    end with a domain character and allow '_' in all but the last label; the others (the
+    ASCII part of a URL without a scheme) are any run of [-a-z0-9] and Latin letters.
+    """
+
+    def __init__(self, text: str, strict: bool) -> None:
+        self.text = text
+        self.strict = strict
+        runs = list((_LABEL_RUN if strict else _ASCII_LABEL_RUN).finditer(text))
+        self.run_starts = [run.start() for run in runs]
+        self.run_ends = [run.end() for run in runs]
+        # The last '_' of each run: a label from `start` has none if it lies before start.
+        self.last_underscore = [text.rfind("_", run.start(), run.end()) for run in runs]
+        self.memo: dict[int, int] = {}
+
+    def label_end(self, start: int) -> tuple[int, bool]:
+        """(index of the '.' that ends the label at `start`, whether it may be the last label);
+        (-1, False) when no valid label starts there."""
+        index = bisect.bisect_right(self.run_starts, start) - 1
+        if index < 0 or start >= self.run_ends[index]:
+            return -1, False
+        dot = self.run_ends[index]
+        text = self.text
+        if dot >= len(text) or text[dot] != ".":
+            return -1, False
+        if self.strict:
+            if not (_DOMAIN_CHAR.match(text, start) and _DOMAIN_CHAR.match(text, dot - 1)):
+                return -1, False
+            return dot, self.last_underscore[index] < start
+        return dot, True
+
+    def end(self, start: int) -> int:
+        """Where the domain beginning at `start` ends, or -1 if none does."""
+        chain: list[tuple[int, int, bool]] = []
+        position = start
+        while position not in self.memo:
+            dot, may_be_last = self.label_end(position)
+            if dot < 0:
+                self.memo[position] = -1
+                break
+            chain.append((position, dot, may_be_last))
+            position = dot + 1
+        # Resolve from the far end back: more labels win if they still end in a TLD.
+        for position, dot, may_be_last in reversed(chain):
+            longer = self.memo[dot + 1]
+            if longer >= 0:
+                self.memo[position] = longer
+            else:
+                self.memo[position] = _tld_end(self.text, dot + 1) if may_be_last else -1
+        return self.memo[start]
+
+
+def _punycode_length(label: str) -> int:
+    """The length of `label` in ASCII (punycode) form; over the limit if it cannot be had."""
+    if label.isascii():
+        return len(label)
+    if len(label) > _MAX_LABEL:  # every character costs at least one output character
+        return _MAX_LABEL + 1
+    try:
+        return len("xn--") + len(label.encode("punycode"))
+    except UnicodeError:
+        return _MAX_LABEL + 1
+
+
+def _utf16_length(text: str) -> int:
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def _valid_domain(url: str, domain: str, protocol: str) -> bool:
+    """twitter-text's isValidUrl: every label fits DNS, and the URL fits 4096 characters."""
+    if len(domain) > _MAX_URL_UTF16:
+        return False
+    if domain[:4].lower() == "xn--" and not domain.isascii():
+        return False  # a punycode name cannot hold other characters
+    lengths = [_punycode_length(label) for label in domain.split(".")]
+    if any(length < 1 or length > _MAX_LABEL for length in lengths):
+        return False
+    ascii_domain = sum(lengths) + len(lengths) - 1
+    url_length = _utf16_length(url) - _utf16_length(domain) + ascii_domain
+    return len(protocol) + url_length <= _MAX_URL_UTF16
+
+
+def _stretch_end(chars: re.Pattern[str], text: str, start: int) -> int:
+    """The end of the run of `chars` (a pattern ending in '*') at `start`."""
+    match = chars.match(text, start)
+    return match.end() if match else start
+
+
+def _path_end(text: str, start: int) -> int:
+    """The end of the URL path that begins with the '/' at `start`."""
+    # The path is the longest stretch of path characters and balanced (one level nested)
+    # parentheses that ends in a path-ending character or a closing parenthesis; if none,
+    # just the "/".
+    end = start + 1
+    position = start + 1
+    while True:
+        stretch_end = _stretch_end(_PATH_CHARS, text, position)
+        for index in range(stretch_end - 1, position - 1, -1):
+            if _PATH_END_CHAR.match(text, index):
+                end = index + 1
+                break
+        parens = _balanced_parens_end(text, stretch_end)
+        if parens < 0:
+            return end
+        end = position = parens
+
+
+def _balanced_parens_end(text: str, start: int) -> int:
+    """The end of "(x)" or "(x(y)z)" at `start` (x, y, z path characters), or -1."""
+    if not text.startswith("(", start):
+        return -1
+    inner = _stretch_end(_PATH_CHARS, text, start + 1)
+    if text.startswith(")", inner):
+        return inner + 1 if inner > start + 1 else -1
+    if not text.startswith("(", inner):
+        return -1
+    nested = _stretch_end(_PATH_CHARS, text, inner + 1)
+    if nested == inner + 1 or not text.startswith(")", nested):
+        return -1
+    outer = _stretch_end(_PATH_CHARS, text, nested + 1)
+    return outer + 1 if text.startswith(")", outer) else -1
+
+
+def _query_end(text: str, start: int) -> int:
+    """The end of the query that begins with the '?' at `start`; `start` if there is none."""
+    stretch_end = _stretch_end(_QUERY_CHARS, text, start + 1)
+    for index in range(stretch_end - 1, start, -1):
+        if _QUERY_END_CHAR.match(text, index):
+            return index + 1
+    return start
+
+
+def _url_candidates(text: str) -> Iterator[int]:
+    """Where a URL may begin, in the order twitter-text's regex tries them."""
+    # At index 0 the regex first tries "preceding character, then URL at 1", then the
+    # start of the text; everywhere else the URL follows its preceding character.
+    for run in _LABEL_RUN.finditer(text):
+        start, end = run.span()
+        if start == 0:
+            if end > 1 and text[0] not in _BAD_BEFORE:
+                yield 1
+            yield 0
+            start = 1
+        for position in range(max(start, 1), end):
+            if text[position - 1] not in _BAD_BEFORE:
+                yield position
+
+
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of every URL twitter-text would find in `text` (already NFC)."""
+    if "." not in text:
+        return []
+    domains = _Domains(text, strict=True)
+    spans: list[tuple[int, int]] = []
+    searched_to = 0  # the regex's lastIndex: a match (with its preceding char) starts here
+    for start in _url_candidates(text):
+        if start < searched_to + (1 if searched_to else 0):
+            continue
+        protocol = _PROTOCOL.match(text, start)
+        domain_start = protocol.end() if protocol else start
+        domain_end = domains.end(domain_start)
+        if domain_end < 0:
+            continue
+        end = domain_end
+        port = _PORT.match(text, end)
+        if port:
+            end = port.end()
+        has_path = text.startswith("/", end)
+        if has_path:
+            end = _path_end(text, end)
+        if text.startswith("?", end):
+            end = _query_end(text, end)
+        searched_to = end
+        url = text[start:end]
+        domain = text[domain_start:domain_end]
+        if not _valid_domain(url, domain, protocol.group() if protocol else "https://"):
+            continue
+        if protocol:
+            tco = _TCO.match(url)
+            if tco:  # a t.co link keeps only its slug and query
+                if len(tco.group(1)) > _MAX_TCO_SLUG:
+                    continue
+                end = start + _tco_end(url, tco.end())
+            spans.append((start, end))
+            continue
+        if start > 0 and text[start - 1] in "-_./":
+            continue  # "foo.bar/baz.com" or "-x.com": not a link without a scheme
+        spans.extend(_ascii_domains(text, domain_start, domain_end, end, has_path))
+    return spans
+
+
+def _tco_end(url: str, slug_end: int) -> int:
+    """Where a t.co link's slug, and its query if it has one, end in `url`."""
+    return _query_end(url, slug_end) if url.startswith("?", slug_end) else slug_end
+
+
+def _ascii_domains(
+    text: str, domain_start: int, domain_end: int, url_end: int, has_path: bool
+) -> list[tuple[int, int]]:
+    """A URL without a scheme counts only its ASCII (and Latin) domains; the last keeps
+    the path."""
+    domain = text[domain_start:domain_end]
+    inner = _Domains(domain, strict=False)
+    found: list[tuple[int, int]] = []
+    position = 0
+    for start, run_end in zip(inner.run_starts, inner.run_ends, strict=True):
+        start = max(start, position)
+        if start >= run_end:
+            continue
+        end = inner.end(start)
+        if end >= 0:
+            found.append((domain_start + start, domain_start + end))
+            position = end
+    if found and has_path:
+        found[-1] = (found[-1][0], url_end)
+    return found
+
+
+@functools.cache
+def _emoji() -> tuple[frozenset[str], frozenset[str], int]:
+    """(every emoji sequence of two or more code points, their first code points, the
+    longest's length)."""
+    # Differs: twitter-text's regex knows Unicode 13's sequences; the emoji package knows
+    # the current ones, so a newer ZWJ sequence counts 2 here and 2+1+2 there.
+    from emoji import EMOJI_DATA
+
+    sequences = frozenset(key for key in EMOJI_DATA if len(key) > 1)
+    return sequences, frozenset(key[0] for key in sequences), max(map(len, sequences))
+
+
+def _emoji_end(text: str, start: int) -> int:
+    """The end of the emoji sequence at `start` (two or more code points), or -1."""
+    # A single code point weighs what its range says; that is how twitter-text's regex
+    # treats them too (© and ® count as emoji only with U+FE0F, which makes two).
+    sequences, firsts, longest = _emoji()
+    if text[start] not in firsts:
+        return -1
+    for end in range(min(len(text), start + longest), start + 1, -1):
+        if text[start:end] in sequences:
+            return end
+    return -1
+
+
+def _plain_weight(text: str, start: int, end: int) -> int:
+    """The weight of text[start:end] counted code point by code point."""
+    return _DEFAULT_WEIGHT * (end - start) - len(_LIGHT.findall(text, start, end))
+
+
+def _units(text: str) -> Iterator[tuple[int, int, bool]]:
+    """(end, weight, is_plain) of each counted unit of NFC `text` in order: a URL, an emoji
+    sequence, or a run of other code points (is_plain: each weighs by its range)."""
+    urls = dict(url_spans(text))
+    firsts = _emoji()[1]
+    specials = sorted(set(urls) | {i for i, char in enumerate(text) if char in firsts})
+    position = 0
+    for special in specials:
+        if special < position:
+            continue  # inside a URL or emoji already counted
+        if special > position:
+            yield special, _plain_weight(text, position, special), True
+            position = special
+        if special in urls:
+            position = urls[special]
+            yield position, URL_WEIGHT, False
+            continue
+        end = _emoji_end(text, special)
+        if end > 0:
+            position = end
+            yield position, _DEFAULT_WEIGHT, False
+    if position < len(text):
+        yield len(text), _plain_weight(text, position, len(text)), True
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length of `text` (NFC-normalised first)."""
+    text = normalize(text)
+    if not text.strip():
+        return 0  # twitter-text: an empty or blank text has no length
+    return sum(weight for _, weight, _ in _units(text))
+
+
+def fitting_length(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> int:
+    """How many code points of NFC `text` fit in `limit` weighted length, never splitting
+    a URL or an emoji sequence."""
+    used = 0
+    position = 0
+    for end, weight, is_plain in _units(text):
+        if used + weight <= limit:
+            used += weight
+            position = end
+            continue
+        if is_plain:  # take as many of its code points as still fit
+            for index in range(position, end):
+                used += _plain_weight(text, index, index + 1)
+                if used > limit:
+                    return index
+        return position
+    return position
