@@ -56,13 +56,8 @@ update-binfmts --enable "$qemu" >/dev/null 2>&1 || true
 grep -qx enabled "/proc/sys/fs/binfmt_misc/$qemu" 2>/dev/null \
   || { log "binfmt_misc has no enabled $qemu handler (update-binfmts --enable $qemu)"; exit 1; }
 
-# ---- the cached base root --------------------------------------------------------
-BASE=$("$REPO/scripts/system-test/base-root.sh" "$RELEASE" "$ARCH")
-CELL_CACHE=$(dirname "$BASE")
-mkdir -p "$CELL_CACHE/pip" "$CELL_CACHE/apt-archives/partial"
-
-WORK=$(mktemp -d /var/tmp/appliance-arm64-test.XXXXXX)
-ROOTFS=$WORK/rootfs
+# ---- the cached base root, a copy to work in ---------------------------------------
+new_root "$RELEASE" "$ARCH" arm64-test
 DAEMON=""
 pids=()
 mounted=()
@@ -139,10 +134,12 @@ in_root env NOTIFY_SOCKET=/run/notify.sock /opt/appliance/venv/bin/appliance run
   --config /etc/appliance/appliance.toml >"$WORK/daemon.log" 2>&1 &
 DAEMON=$!
 daemon_ready() { grep -qx "READY=1" "$WORK/notify.log"; }
-if wait_for "$READY_TIMEOUT_SECONDS" "READY=1" daemon_ready; then
+ready_or_gone() { daemon_ready || ! kill -0 "$DAEMON" 2>/dev/null; }
+wait_for "$READY_TIMEOUT_SECONDS" "READY=1" ready_or_gone || true
+if daemon_ready; then
   pass "the daemon sent READY=1 ($(grep -m1 '^STATUS=' "$WORK/notify.log" || echo 'no STATUS='))"
 else
-  fail "no READY=1 from the daemon"
+  fail "no READY=1 from the daemon ($(kill -0 "$DAEMON" 2>/dev/null && echo running || echo exited))"
   tail -30 "$WORK/daemon.log"
   exit 1
 fi

@@ -40,13 +40,8 @@ done
 [ -x "$HOST_PYTHON" ] || skip "no $HOST_PYTHON (run scripts/setup-dev.sh)"
 unshare --mount --pid --fork true 2>/dev/null || skip "cannot create namespaces here"
 
-# ---- the cached base root --------------------------------------------------------------
-BASE=$("$REPO/scripts/system-test/base-root.sh" "$RELEASE" amd64)
-CELL_CACHE=$(dirname "$BASE")
-mkdir -p "$CELL_CACHE/pip" "$CELL_CACHE/apt-archives/partial"
-
-WORK=$(mktemp -d /var/tmp/appliance-system-test.XXXXXX)
-ROOTFS=$WORK/rootfs
+# ---- the cached base root, a copy to work in ---------------------------------------
+new_root "$RELEASE" amd64 system-test
 NSPAWN=""
 pids=()
 cleanup() {

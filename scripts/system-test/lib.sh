@@ -98,3 +98,11 @@ speak() {  # speak FILE-STEM TEXT: espeak-ng → 16 kHz raw → the feeder's spo
 }
 
 posted_on_x() { grep -qF "$1" "$WORK/x.log"; }
+
+new_root() {  # new_root RELEASE ARCH NAME: sets BASE (the cached base root), CELL_CACHE, WORK, ROOTFS
+  BASE=$("$REPO/scripts/system-test/base-root.sh" "$1" "$2")
+  CELL_CACHE=$(dirname "$BASE")
+  mkdir -p "$CELL_CACHE/pip" "$CELL_CACHE/apt-archives/partial"
+  WORK=$(mktemp -d "/var/tmp/appliance-$3.XXXXXX")
+  ROOTFS=$WORK/rootfs
+}
