@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the appliance as a systemd service on Raspberry Pi OS (or Debian) bookworm.
-# Idempotent: run it again after `git pull` to upgrade; your configuration and keys stay.
+# Install the appliance as a systemd service on Raspberry Pi OS or Debian, bookworm
+# (12) or trixie (13), on arm64, armhf or x86_64. Idempotent: run it again after
+# `git pull` to upgrade; your configuration and keys stay.
 #
 #   sudo scripts/install.sh                       # asks for the keys (no echo)
 #   sudo scripts/install.sh --non-interactive     # keys from $APPLIANCE_<NAME> or --keys-from
@@ -13,17 +14,14 @@ VENV=$PREFIX/venv
 CONFIG_DIR=/etc/appliance
 CREDENTIALS_DIR=$CONFIG_DIR/credentials
 UNIT_PATH=/etc/systemd/system/appliance.service
-DEBIAN_PACKAGES=(
-  python3 python3-venv python3-dev gcc pkg-config  # the virtual environment; C extensions
-  libasound2-dev alsa-utils                         # pyalsaaudio; arecord and alsamixer
-  libsystemd-dev                                    # systemd-python (notify, journal)
-  ca-certificates                                   # TLS to AssemblyAI and X
-)
-# On a Raspberry Pi, gpiozero's default pin factory is lgpio, which Raspberry Pi OS
-# ships as a Debian package: the virtual environment then sees the system's packages.
-is_pi=no
-grep -qs "Raspberry Pi" /proc/device-tree/model && is_pi=yes
-if [ "$is_pi" = yes ]; then DEBIAN_PACKAGES+=(python3-lgpio); fi
+BASE_PACKAGES=(python3 python3-venv alsa-utils ca-certificates)
+# C extensions the OS may offer prebuilt: "OS-package pip-name module". Their minimum
+# versions are read from pyproject.toml, so the two never disagree.
+OS_PREBUILT=("python3-alsaaudio pyalsaaudio alsaaudio" "python3-systemd systemd-python systemd")
+BUILD_PACKAGES=(gcc python3-dev pkg-config)
+# The headers each source build needs, by pip name.
+declare -A BUILD_HEADERS=([pyalsaaudio]=libasound2-dev [systemd-python]=libsystemd-dev)
+LISTS_MAX_AGE_MINUTES=1440
 
 interactive=yes
 keys_from=""
@@ -33,13 +31,18 @@ while [ $# -gt 0 ]; do
     --non-interactive) interactive=no ;;
     --keys-from) keys_from=$2; shift ;;
     --no-start) start=no ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
 done
 
-step() { printf '==> %s\n' "$*"; }
+current_step="checks"
+step() { current_step=$1; printf '==> %s\n' "$*"; }
+say() { printf '    %s\n' "$*"; }
+# A required step that fails ends the run here, saying where; running the script
+# again after the fix continues, since every step is idempotent.
+trap 'echo "install.sh: step \"$current_step\" failed (see above); fix that and run install.sh again" >&2' ERR
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install.sh: run it as root: sudo $0 $*" >&2
@@ -50,58 +53,151 @@ if [ "$interactive" = yes ] && [ ! -t 0 ]; then
   exit 64
 fi
 
+arch=$(dpkg --print-architecture)
+os=$(. /etc/os-release && echo "${PRETTY_NAME:-unknown}")
+model=$(tr -d '\0' 2>/dev/null </proc/device-tree/model || true)
+say "system: $os, $arch${model:+, $model}"
+declare -A chosen=()  # what was picked for each optional part, printed at the end
+declare -A not_from_os=()  # why a module comes from the package index instead
+
+minimum_version() {  # minimum_version PIP-NAME: the ">=" bound in pyproject.toml
+  sed -n "s/^ *\"$1>=\([0-9.]*\)\".*/\1/p" "$SOURCE_DIR/pyproject.toml" | head -1
+}
+candidate() {  # candidate PACKAGE: the version apt would install, or nothing
+  apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -vx '(none)' || true
+}
+is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+lists_are_stale() {
+  [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -"$LISTS_MAX_AGE_MINUTES" 2>/dev/null)" ]
+}
+apt_install() {  # apt_install PACKAGE...: those missing; refreshes the lists once if that fails
+  local missing=() package
+  for package in "$@"; do is_installed "$package" || missing+=("$package"); done
+  if [ ${#missing[@]} -eq 0 ]; then say "all present: $*"; return 0; fi
+  say "installing: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null && return 0
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 step "1. Debian packages"
-missing=()
-for package in "${DEBIAN_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "    installing: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-else
-  echo "    all present"
+if lists_are_stale; then
+  say "refreshing the package lists (older than a day)"
+  apt-get update -qq || say "apt-get update failed; going on with the lists there are"
 fi
+packages=("${BASE_PACKAGES[@]}")
+for pair in "${OS_PREBUILT[@]}"; do
+  read -r os_package pip_name _ <<<"$pair"
+  minimum=$(minimum_version "$pip_name")
+  version=$(candidate "$os_package")
+  if [ -n "$version" ] && dpkg --compare-versions "$version" ge "${minimum:-0}"; then
+    packages+=("$os_package")
+  else
+    reason="no $os_package here"
+    if [ -n "$version" ]; then reason="$os_package $version is older than $minimum"; fi
+    not_from_os[$pip_name]=$reason
+  fi
+done
+# gpiozero's default pin factory on a Pi. Debian's own archive has no python3-lgpio;
+# Raspberry Pi OS's archive has it: ask apt, not the board.
+lgpio_version=$(candidate python3-lgpio)
+if [ -n "$lgpio_version" ]; then packages+=(python3-lgpio); fi
+apt_install "${packages[@]}"
 
 step "2. groups audio and gpio (the service joins both; plain Debian has no gpio group)"
 for group in audio gpio; do
-  getent group "$group" >/dev/null || { groupadd --system "$group"; echo "    created $group"; }
+  getent group "$group" >/dev/null || { groupadd --system "$group"; say "created $group"; }
 done
 
 step "3. virtual environment $VENV with the package"
 install -d -m 0755 "$PREFIX"
-if [ "$is_pi" = yes ]; then
-  grep -qs "include-system-site-packages = true" "$VENV/pyvenv.cfg" \
-    || python3 -m venv --system-site-packages "$VENV"
+# --system-site-packages: the venv uses the OS's prebuilt modules picked in step 1.
+# Made anew when missing, made without them, or left behind by an OS upgrade's Python.
+if ! grep -qs "include-system-site-packages = true" "$VENV/pyvenv.cfg" \
+  || [ "$("$VENV/bin/python" -c 'import sys; print(sys.version_info[:2])' 2>/dev/null)" \
+    != "$(python3 -c 'import sys; print(sys.version_info[:2])')" ]; then
+  python3 -m venv --clear --system-site-packages "$VENV"
+  say "made the virtual environment (Python $(python3 -c 'import platform; print(platform.python_version())'))"
+fi
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# What pip would have to compile (no wheel for this Python and architecture, no OS
+# package): only then are a compiler and headers installed.
+to_build=$("${pip[@]}" install --dry-run --quiet --report - "$SOURCE_DIR" 2>/dev/null \
+  | "$VENV/bin/python" -c 'import json, sys
+for item in json.load(sys.stdin)["install"]:
+    url = item["download_info"]["url"]
+    if not url.endswith(".whl") and "dir_info" not in item["download_info"]:
+        print(item["metadata"]["name"])' 2>/dev/null) || to_build="?"
+if [ -n "$to_build" ]; then
+  build=("${BUILD_PACKAGES[@]}")
+  if [ "$to_build" = "?" ]; then
+    say "pip could not tell what it has to compile: installing a compiler and every header"
+    build+=("${BUILD_HEADERS[@]}")
+  else
+    say "to compile (no wheel, no OS package for this Python and architecture):" $to_build
+    for name in $to_build; do
+      if [ -n "${BUILD_HEADERS[$name]:-}" ]; then build+=("${BUILD_HEADERS[$name]}"); fi
+    done
+  fi
+  apt_install "${build[@]}"
 else
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  say "nothing to compile: wheels and OS packages cover every dependency"
 fi
 # A local directory is always rebuilt and reinstalled, so an upgrade takes effect.
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "$SOURCE_DIR"
+"${pip[@]}" install -q "$SOURCE_DIR"
+# Where each one really comes from now: pip must not have replaced an OS package.
+for triple in "${OS_PREBUILT[@]}"; do
+  read -r os_package pip_name module <<<"$triple"
+  file=$("$VENV/bin/python" -c "import $module; print($module.__file__)" 2>/dev/null || true)
+  version=$("$VENV/bin/python" -c "from importlib.metadata import version; print(version('$pip_name'))" 2>/dev/null || true)
+  case "$file" in
+    "$VENV"/*) chosen[$pip_name]="$version from the package index (${not_from_os[$pip_name]:-pip replaced $os_package})" ;;
+    /usr/*) chosen[$pip_name]="$version from the OS package $os_package (prebuilt)" ;;
+    *) chosen[$pip_name]="NOT importable: $module" ;;
+  esac
+done
 install -m 0644 "$SOURCE_DIR/README.md" "$PREFIX/README.md"
 ln -sfn "$VENV/bin/appliance" /usr/local/bin/appliance
 
-step "4. configuration $CONFIG_DIR/appliance.toml and keys directory $CREDENTIALS_DIR"
+step "4. GPIO backend (gpiozero's lgpio pin factory)"
+wheel_error=""
+if [ -n "$lgpio_version" ] && "$VENV/bin/python" -c 'import lgpio' 2>/dev/null; then
+  chosen[GPIO]="the OS package python3-lgpio $lgpio_version"
+elif wheel_error=$("${pip[@]}" install -q --only-binary :all: 'lgpio>=0.2' 2>&1); then
+  # ">=0.2": a 0.0.0.2 placeholder of the same name is empty.
+  chosen[GPIO]="lgpio $("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("lgpio"))') from the package index (a wheel for this Python and architecture)"
+else
+  python_version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  chosen[GPIO]="NONE: no python3-lgpio in this system's archive and no lgpio wheel for Python $python_version on $arch"
+  say "no GPIO backend: this system's archive has no python3-lgpio (only Raspberry Pi OS's has it)"
+  say "and the package index has no lgpio wheel for Python $python_version on $arch ($(echo "$wheel_error" | tail -1))."
+  say "Everything else is installed. With [gpio] pin_factory = \"\" the service tries gpiozero's"
+  say "other pin factories at start; when none drives the LEDs it stops with a [gpio]"
+  say "configuration error (exit 78, no restart loop). To run without button and LEDs"
+  say "(confirm by saying \"tweet that\" or with: sudo appliance confirm), set"
+  say "[gpio] pin_factory = \"mock\" in $CONFIG_DIR/appliance.toml. On a Raspberry Pi, add"
+  say "Raspberry Pi OS's archive (or use Raspberry Pi OS) and run install.sh again."
+fi
+
+step "5. configuration $CONFIG_DIR/appliance.toml and keys directory $CREDENTIALS_DIR"
 install -d -m 0755 "$CONFIG_DIR"
 if [ -e "$CONFIG_DIR/appliance.toml" ]; then
-  echo "    keeping the existing $CONFIG_DIR/appliance.toml"
+  say "keeping the existing $CONFIG_DIR/appliance.toml"
 else
   install -m 0644 "$SOURCE_DIR/config/appliance.toml" "$CONFIG_DIR/appliance.toml"
-  echo "    installed the example; edit [audio] device (see: appliance devices)"
+  say "installed the example; edit [audio] device (see: appliance devices)"
 fi
 install -d -m 0700 -o root -g root "$CREDENTIALS_DIR"
 chmod 0700 "$CREDENTIALS_DIR"
 chown -R root:root "$CREDENTIALS_DIR"
 find "$CREDENTIALS_DIR" -type f -exec chmod 0600 {} +
 
-step "5. systemd unit $UNIT_PATH"
+step "6. systemd unit $UNIT_PATH"
 install -m 0644 "$SOURCE_DIR/systemd/appliance.service" "$UNIT_PATH"
 has_systemd=no
 [ -d /run/systemd/system ] && has_systemd=yes
 if [ "$has_systemd" = yes ]; then systemctl daemon-reload; fi
 
-step "6. keys"
+step "7. keys"
 keys_ok=yes
 if [ "$interactive" = yes ]; then
   "$VENV/bin/appliance" setup --config "$CONFIG_DIR/appliance.toml" || keys_ok=no
@@ -112,24 +208,34 @@ else
     || keys_ok=no
 fi
 
-step "7. enable and start"
+summary() {
+  echo "What was chosen:"
+  local name
+  for name in pyalsaaudio systemd-python GPIO; do printf '    %-15s %s\n' "$name:" "${chosen[$name]}"; done
+}
+
+step "8. enable and start"
 if [ "$has_systemd" = no ]; then
-  echo "    systemd is not running here: enable it later with: systemctl enable --now appliance"
+  say "systemd is not running here: enable it later with: systemctl enable --now appliance"
+  summary
   exit 0
 fi
 systemctl enable appliance.service
 if [ "$start" = no ]; then
-  echo "    not started (--no-start): systemctl start appliance"
+  say "not started (--no-start): systemctl start appliance"
 elif [ "$keys_ok" = no ]; then
-  echo "    not started: keys are missing. Run: sudo appliance setup && sudo systemctl start appliance"
+  say "not started: keys are missing. Run: sudo appliance setup && sudo systemctl start appliance"
 else
   systemctl reset-failed appliance.service 2>/dev/null || true
   # restart: an upgrade replaces a running daemon.
   if systemctl restart appliance.service; then
-    echo "    $(systemctl show -p StatusText --value appliance.service)"
+    say "$(systemctl show -p StatusText --value appliance.service)"
   else
+    summary
     echo "    the service did not start; see: sudo appliance doctor; journalctl -u appliance" >&2
+    trap - ERR
     exit 1
   fi
 fi
+summary
 echo "Done. Check it with: sudo appliance doctor"

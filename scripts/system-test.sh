@@ -1,57 +1,47 @@
 #!/usr/bin/env bash
-# System test: install the appliance with scripts/install.sh into a Debian bookworm
-# root file system, boot it under systemd-nspawn (a real systemd, as on the Pi), and
-# check the service end to end against the project's stand-ins on 127.0.0.1, with
-# spoken audio through an ALSA file-plugin microphone and the mock pin factory.
+# System test: install the appliance with scripts/install.sh into a Debian root file
+# system (bookworm or trixie: Raspberry Pi OS's two bases), boot it under
+# systemd-nspawn (a real systemd, as on the Pi), and check the service end to end
+# against the project's stand-ins on 127.0.0.1, with spoken audio through an ALSA
+# file-plugin microphone and the mock pin factory.
+#
+#   sudo scripts/system-test.sh [bookworm|trixie]        (default bookworm)
 #
 # Exit 0 = passed, or SKIP (a line starting "SKIP:" says why: not root, no nspawn);
 # anything else = failed. KEEP=1 keeps the work directory for a post-mortem.
-# The bookworm base (debootstrap, ~1 min) and pip's cache are kept in
-# $APPLIANCE_SYSTEM_TEST_CACHE (default /var/cache/appliance-system-test).
+# The base root (debootstrap, about a minute), apt's downloads and pip's cache are kept
+# per release in $APPLIANCE_SYSTEM_TEST_CACHE/RELEASE-amd64 (default
+# /var/cache/appliance-system-test).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${APPLIANCE_SYSTEM_TEST_CACHE:-/var/cache/appliance-system-test}
+RELEASE=${1:-bookworm}
 HOST_PYTHON=${HOST_PYTHON:-$REPO/.venv/bin/python}
-BASE_PACKAGES=systemd,systemd-sysv,dbus,python3,python3-venv,python3-dev,gcc,pkg-config,libasound2-dev,libsystemd-dev,alsa-utils,ca-certificates,libasound2-plugins
 WATCHDOG_SECONDS=6
 KEY_NAMES=(assemblyai_api_key x_consumer_key x_consumer_secret x_access_token x_access_token_secret)
 VOICE_SENTENCE="The kettle is singing again."
 CONFIRM_SENTENCE="My plant needs water today."
 SCRIPT_LINES=("$VOICE_SENTENCE" "Tweet that." "$CONFIRM_SENTENCE" "Checking the microphone level now.")
 
-skip() { echo "SKIP: system test: $*"; exit 0; }
-log() { printf '[system-test %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-failures=0
-pass() { log "PASS $*"; }
-fail() { log "FAIL $*"; failures=$((failures + 1)); }
+CELL="system-test $RELEASE"
+# shellcheck source=system-test/lib.sh
+. "$REPO/scripts/system-test/lib.sh"
 
+case "$RELEASE" in
+  bookworm|trixie) ;;
+  *) echo "system-test.sh: release must be bookworm or trixie, not $RELEASE" >&2; exit 64 ;;
+esac
 # ---- can this machine run it? ------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, systemd-nspawn)"
+[ "$(dpkg --print-architecture)" = amd64 ] || skip "the cached roots are amd64; this host is not"
 for tool in systemd-nspawn debootstrap nsenter espeak-ng sox; do
   command -v "$tool" >/dev/null || skip "$tool is not installed"
 done
 [ -x "$HOST_PYTHON" ] || skip "no $HOST_PYTHON (run scripts/setup-dev.sh)"
 unshare --mount --pid --fork true 2>/dev/null || skip "cannot create namespaces here"
 
-# ---- the cached bookworm base --------------------------------------------------------
-mkdir -p "$CACHE/pip"
-if [ "$(cat "$CACHE/base.packages" 2>/dev/null)" != "$BASE_PACKAGES" ] || [ ! -x "$CACHE/base/usr/bin/python3" ]; then
-  log "debootstrap bookworm into $CACHE/base (about a minute)"
-  rm -rf "$CACHE/base" "$CACHE/base.tmp"
-  # The mirror this machine's apt already uses (none named here); debootstrap's own
-  # default when the host has no Debian source configured.
-  mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
-  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
-  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$CACHE/base.tmp" \
-    ${mirror:+"$mirror"} >"$CACHE/debootstrap.log" 2>&1 \
-    || { tail -20 "$CACHE/debootstrap.log"; exit 1; }
-  mv "$CACHE/base.tmp" "$CACHE/base"
-  echo "$BASE_PACKAGES" >"$CACHE/base.packages"
-fi
-
-WORK=$(mktemp -d /var/tmp/appliance-system-test.XXXXXX)
-ROOTFS=$WORK/rootfs
+# ---- the cached base root, a copy to work in ---------------------------------------
+new_root "$RELEASE" amd64 system-test
 NSPAWN=""
 pids=()
 cleanup() {
@@ -63,49 +53,10 @@ cleanup() {
 }
 trap cleanup EXIT
 log "copying the base into $ROOTFS"
-cp -a --reflink=auto "$CACHE/base" "$ROOTFS"
+cp -a --reflink=auto "$BASE" "$ROOTFS"
 
 # ---- the project, keys, configuration, microphone ----------------------------------
-mkdir -p "$ROOTFS/root/appliance-src"
-tar -C "$REPO" --exclude=.venv --exclude=.cache --exclude=.git --exclude=__pycache__ \
-  --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache -cf - . \
-  | tar -C "$ROOTFS/root/appliance-src" -xf -
-
-free_port() { "$HOST_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SPEECH_PORT=$(free_port)
-X_PORT=$(free_port)
-
-KEYS=$WORK/keys
-install -d -m 0700 "$KEYS" "$ROOTFS/root/keys"
-for name in "${KEY_NAMES[@]}"; do
-  "$HOST_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$KEYS/$name"
-done
-cp "$KEYS"/* "$ROOTFS/root/keys/"
-
-# An existing configuration is kept by install.sh: this one points at the stand-ins.
-install -d -m 0755 "$ROOTFS/etc/appliance"
-cat >"$ROOTFS/etc/appliance/appliance.toml" <<EOF
-[audio]
-device = "testmic"
-[assemblyai]
-url = "ws://127.0.0.1:$SPEECH_PORT/v3/ws"
-[x]
-api_url = "http://127.0.0.1:$X_PORT"
-[gpio]
-pin_factory = "mock"
-EOF
-cat >"$ROOTFS/etc/asound.conf" <<'EOF'
-# The system test's microphone: the ALSA file plugin reading a FIFO the host feeds.
-pcm.testmic {
-    type file
-    slave.pcm "null"
-    file "/dev/null"
-    infile "/srv/mic/mic.fifo"
-    format "raw"
-}
-EOF
-install -d -m 0755 "$ROOTFS/srv/mic"
-mkfifo -m 0644 "$ROOTFS/srv/mic/mic.fifo"
+prepare_root
 install -d -m 0755 "$ROOTFS/etc/systemd/system/appliance.service.d"
 cat >"$ROOTFS/etc/systemd/system/appliance.service.d/system-test.conf" <<EOF
 # A short watchdog, so the frozen-daemon check takes seconds.
@@ -114,34 +65,7 @@ WatchdogSec=$WATCHDOG_SECONDS
 EOF
 
 # ---- stand-ins and the microphone feeder, on the host ------------------------------
-printf '%s\n' "${SCRIPT_LINES[@]}" >"$WORK/script.txt"
-"$HOST_PYTHON" -m appliance.cli standin speech --port "$SPEECH_PORT" \
-  --api-key "$(cat "$KEYS/assemblyai_api_key")" --script "$WORK/script.txt" >"$WORK/speech.log" 2>&1 &
-pids+=($!)
-"$HOST_PYTHON" -m appliance.cli standin x --port "$X_PORT" --credentials-dir "$KEYS" \
-  >"$WORK/x.log" 2>&1 &
-pids+=($!)
-mkdir -p "$WORK/spool"
-"$HOST_PYTHON" "$REPO/scripts/system-test/mic_feeder.py" "$ROOTFS/srv/mic/mic.fifo" "$WORK/spool" \
-  >"$WORK/feeder.log" 2>&1 &
-pids+=($!)
-
-speak() {  # speak FILE-STEM TEXT: espeak-ng → 16 kHz raw → the feeder's spool
-  espeak-ng -w "$WORK/$1.wav" "$2"
-  # A pause after it, as a speaker makes: the next sentence is a separate utterance.
-  sox "$WORK/$1.wav" -r 16000 -c 1 -b 16 -e signed-integer -L -t raw "$WORK/$1.part" pad 0 1.5
-  mv "$WORK/$1.part" "$WORK/spool/$1.raw"
-}
-
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds
-  local seconds=$1 what=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if [ "$SECONDS" -ge "$deadline" ]; then log "timed out after ${seconds}s: $what"; return 1; fi
-    sleep 1
-  done
-}
+start_standins
 
 # ---- boot ------------------------------------------------------------------------
 # On a host whose PID 1 is not systemd, nspawn expects what systemd creates at boot.
@@ -154,17 +78,10 @@ mkdir -p /run/systemd/inaccessible
   [ -e blk ] || mknod blk b 0 0; [ -e fifo ] || mkfifo fifo
   chmod 0000 reg dir chr blk fifo
 )
-# pip inside reaches the package index as the host's pip does: the host's pip
-# configuration, its CA bundle (a TLS-inspecting proxy has its own CA) and any local
-# wheel directories it names, bound read-only.
-binds=(--bind="$CACHE/pip:/root/.cache/pip")
-[ -f /etc/pip.conf ] && cp /etc/pip.conf "$ROOTFS/etc/pip.conf"
-[ -f /etc/ssl/certs/ca-certificates.crt ] \
-  && cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
-for dir in $("$HOST_PYTHON" -m pip config list 2>/dev/null | grep -oE "(file://)?/[^' ]+" \
-  | sed -e 's|^file://||' -e 's|/simple$||' | sort -u); do
-  [ -d "$dir" ] && [ "$dir" != / ] && binds+=(--bind-ro="$dir")
-done
+# Caches kept between runs, and the local wheel directories the host's pip names.
+binds=(--bind="$CELL_CACHE/pip:/root/.cache/pip"
+  --bind="$CELL_CACHE/apt-archives:/var/cache/apt/archives")
+for dir in $(pip_local_dirs); do binds+=(--bind-ro="$dir"); done
 log "booting the container"
 systemd-nspawn -D "$ROOTFS" --register=no --keep-unit --boot --console=read-only \
   "${binds[@]}" >"$WORK/console.log" 2>&1 &
@@ -199,6 +116,24 @@ fi
 cat "$WORK/install.log"
 rm -rf "$ROOTFS/root/keys"
 pass "install.sh --non-interactive"
+chose() { grep -E "^ +$1: +.*$2" "$WORK/install.log" >/dev/null; }
+if chose systemd-python "from the OS package python3-systemd"; then
+  pass "systemd-python is the OS's prebuilt python3-systemd"
+else
+  fail "systemd-python does not come from python3-systemd"
+fi
+if [ "$RELEASE" = bookworm ]; then
+  # Debian 12's python3-alsaaudio (0.8.4) is older than pyproject's minimum.
+  chose pyalsaaudio "from the package index \\(python3-alsaaudio .* is older than" \
+    && pass "bookworm: pyalsaaudio compiled by pip, as its OS package is too old" \
+    || fail "bookworm: pyalsaaudio's origin is not what install.sh should pick"
+elif chose pyalsaaudio "from the OS package python3-alsaaudio" && ! cexec dpkg -s gcc >/dev/null 2>&1; then
+  pass "$RELEASE: every C extension prebuilt (OS packages, wheels): no compiler installed"
+else
+  fail "$RELEASE: a compiler was needed or pyalsaaudio is not the OS's"
+fi
+chose GPIO . && pass "install.sh said which GPIO backend it chose: $(sed -n 's/^ *GPIO: *//p' "$WORK/install.log")" \
+  || fail "install.sh did not say which GPIO backend it chose"
 if [ "$(stat -c '%a %U' "$ROOTFS/etc/appliance/credentials")" = "700 root" ] \
   && [ "$(stat -c '%a %U' "$ROOTFS/etc/appliance/credentials/x_access_token")" = "600 root" ]; then
   pass "credentials directory 0700 root, key files 0600 root"
@@ -223,7 +158,6 @@ for line in sys.stdin:
 }
 
 # ---- 2. voice confirmation and `appliance confirm` reach the X stand-in ---------------
-posted_on_x() { grep -qF "$1" "$WORK/x.log"; }
 speak 1-voice "$VOICE_SENTENCE"
 speak 2-tweet-that "Tweet that."
 if wait_for 60 "the voice-confirmed post" posted_on_x "$VOICE_SENTENCE"; then
@@ -318,8 +252,9 @@ done
 # ---- 8. install again (idempotent), then uninstall ---------------------------------
 if cexec bash /root/appliance-src/scripts/install.sh --non-interactive >"$WORK/install2.log" 2>&1 \
   && is_active && grep -q "keeping the existing" "$WORK/install2.log" \
+  && ! grep -qE "installing:|made the virtual environment" "$WORK/install2.log" \
   && grep -q "kept /etc/appliance/credentials/x_access_token" "$WORK/install2.log"; then
-  pass "install.sh again: configuration and keys kept, service active"
+  pass "install.sh again: nothing reinstalled, configuration and keys kept, service active"
 else
   fail "second install.sh run"; cat "$WORK/install2.log"
 fi
