@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import datetime
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from appliance import x_links
 
 TWEEPY_API_URL = "https://api.twitter.com"  # hard-coded in tweepy's BaseClient.request
 MIN_RETRY_AFTER_SECONDS = 1.0
+FIND_POST_MAX_RESULTS = 5  # the least GET /2/users/:id/tweets accepts
+FIND_POST_SLACK_SECONDS = 300.0
 _SHORTEST_REDACTED_CHARS = 8  # real keys are 25-50 characters; shorter ones would mangle prose
 _KEYS_HINT = (
     "check the four X keys (x_consumer_key, x_consumer_secret, x_access_token, "
     "x_access_token_secret); if they look right, regenerate the access token and secret "
     "in the X developer portal"
 )
+OUT_OF_CREDITS = "X account out of credits"
+_CREDITS_HINT = "add credits in the X Developer Console; waiting posts then go out by themselves"
 _PERMISSION_HINT = (
     'the app probably lacks "Read and write" permission: enable it under the app\'s '
     "User authentication settings in the X developer portal, then regenerate the access "
@@ -49,31 +62,187 @@ class PostOutcome:
     needs_user: bool = False  # bad keys or missing write permission: retrying cannot help
     is_duplicate: bool = False  # X already has this exact text
     is_rate_limited: bool = False  # 429: X limits how often we may post
+    is_out_of_credits: bool = False  # 402: the X account's pay-per-use credits are spent
+
+
+class UnredirectedRequest(requests.RequestException):
+    """A request for somewhere other than `[x] api_url` reached the transport: refused."""
+
+
+class RequestAbandoned(requests.Timeout):
+    """The request outlived its total deadline (or the daemon is stopping): cut off.
+
+    X may or may not have acted on it; the caller retries, and a post that did go
+    through comes back as X's "duplicate" answer.
+    """
+
+
+class _SocketTracker:
+    """The sockets a session has open, so that a watcher can cut a request off.
+
+    urllib3 bounds each socket operation, never a whole request; its documentation
+    suggests a second thread that cuts off a slow request. Shutting the socket down
+    wakes the thread blocked in recv() at once, with an error.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self._lock:
+                self._sockets.add(sock)
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            try:
+                # The base class's shutdown: an SSLSocket's own would drop its TLS
+                # state under the reading thread.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed, or detached into its TLS wrapper
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections report their sockets to a tracker."""
+
+    def __init__(self, tracker: _SocketTracker) -> None:
+        self._tracker = tracker
+        super().__init__(max_retries=0)  # a retry is the poster's decision, on its schedule
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        tracker = self._tracker
+
+        class Http(urllib3.connection.HTTPConnection):
+            def _new_conn(self) -> socket.socket:
+                sock = super()._new_conn()
+                tracker.add(sock)
+                return sock
+
+        class Https(urllib3.connection.HTTPSConnection):
+            def _new_conn(self) -> socket.socket:
+                sock = super()._new_conn()
+                tracker.add(sock)
+                return sock
+
+            def connect(self) -> None:
+                super().connect()
+                tracker.add(self.sock)  # the TLS wrapper now owns the file descriptor
+
+        class HttpPool(urllib3.HTTPConnectionPool):
+            ConnectionCls = Http
+
+        class HttpsPool(urllib3.HTTPSConnectionPool):
+            ConnectionCls = Https
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+
+
+class _RefusingAdapter(HTTPAdapter):
+    """Mounted for every URL outside `[x] api_url`: nothing signed leaves for elsewhere."""
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        host = urlsplit(request.url or "").netloc
+        raise UnredirectedRequest(f"refused a request to {host}: outside [x] api_url")
 
 
 class RedirectingSession(requests.Session):
-    """Sends tweepy's requests to `api_url` instead of api.twitter.com, with a default timeout.
+    """Sends every tweepy request to `api_url`, whatever host tweepy names, within a deadline.
 
-    The URL is rewritten before requests applies the OAuth 1.0a signature, so the
-    signature covers the URL actually reached.
+    tweepy 4.17 hard-codes api.twitter.com; X documents api.x.com; a later tweepy may
+    use either or another. So the scheme and host of every URL are replaced, whatever
+    they are, before requests applies the OAuth 1.0a signature (which then covers the
+    URL actually reached). Transport adapters refuse anything outside `api_url`, and
+    redirects are never followed: a stand-in or proxy can never pass a signed request
+    on to the real X.
+
+    `total_seconds` bounds the whole request (connect, send, every byte of the answer);
+    `read_seconds` each wait for the next bytes.
     """
 
-    def __init__(self, api_url: str, timeout_seconds: float) -> None:
+    def __init__(
+        self, api_url: str, read_seconds: float, total_seconds: float | None = None
+    ) -> None:
         super().__init__()
         self.api_url = api_url.rstrip("/")
-        self.timeout_seconds = timeout_seconds
+        self.timeout_seconds = read_seconds
+        self.total_seconds = read_seconds if total_seconds is None else total_seconds
+        self._tracker = _SocketTracker()
+        self._aborted = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: set[threading.Event] = set()
+        refusing = _RefusingAdapter()
+        self.mount("http://", refusing)
+        self.mount("https://", refusing)
+        self.mount(self.api_url + "/", _TrackingAdapter(self._tracker))
+
+    def redirected(self, url: str) -> str:
+        """`url` with its scheme and host (and any path prefix) replaced by `api_url`'s."""
+        parts = urlsplit(url)
+        path = parts.path if parts.path.startswith("/") else "/" + parts.path
+        return self.api_url + path + (f"?{parts.query}" if parts.query else "")
+
+    def abort(self) -> None:
+        """Cut off the request under way and refuse new ones: the daemon is stopping."""
+        self._aborted.set()
+        with self._lock:
+            for finished in self._in_flight:
+                finished.set()
 
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(url, str) and url.startswith(TWEEPY_API_URL + "/"):
-            url = self.api_url + url.removeprefix(TWEEPY_API_URL)
-        # tweepy passes no timeout, and a stalled connection would otherwise block forever.
+        url = self.redirected(str(url))
+        kwargs["allow_redirects"] = False
         if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout_seconds
-        return super().request(method, url, *args, **kwargs)
+            connect_seconds = min(self.timeout_seconds, self.total_seconds)
+            kwargs["timeout"] = (connect_seconds, self.timeout_seconds)
+        if self._aborted.is_set():
+            raise RequestAbandoned("not sent: the daemon is stopping")
+        finished = threading.Event()
+        cut = threading.Event()
+        with self._lock:
+            self._in_flight.add(finished)
+        watcher = threading.Thread(
+            target=self._watch, args=(finished, cut), name="x-request-deadline", daemon=True
+        )
+        watcher.start()
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as error:
+            if cut.is_set():
+                raise self._abandoned() from error
+            raise
+        finally:
+            with self._lock:
+                self._in_flight.discard(finished)
+            finished.set()
+            watcher.join()
+        if cut.is_set():  # a body cut short can come back as a short, "complete" answer
+            response.close()
+            raise self._abandoned()
+        return response
+
+    def _abandoned(self) -> RequestAbandoned:
+        if self._aborted.is_set():
+            return RequestAbandoned("cut off: the daemon is stopping")
+        return RequestAbandoned(f"cut off: no whole answer within {self.total_seconds:g} s")
+
+    def _watch(self, finished: threading.Event, cut: threading.Event) -> None:
+        # Set when the request ends, or by abort(); a timeout means the deadline passed.
+        if finished.wait(self.total_seconds) and not self._aborted.is_set():
+            return
+        cut.set()
+        self._tracker.cut()
 
 
 def make_client(api_url: str, credentials: XCredentials, timeout_seconds: float) -> tweepy.Client:
-    """A tweepy client for `api_url` (X itself or the stand-in) that never sleeps on 429."""
+    """A tweepy client for `api_url` (X itself or the stand-in) that never sleeps on 429.
+
+    `timeout_seconds` bounds each whole request to X, answer included.
+    """
     client = tweepy.Client(
         consumer_key=credentials.consumer_key,
         consumer_secret=credentials.consumer_secret,
@@ -81,7 +250,7 @@ def make_client(api_url: str, credentials: XCredentials, timeout_seconds: float)
         access_token_secret=credentials.access_token_secret,
         wait_on_rate_limit=False,  # tweepy would sleep inside the call; the daemon schedules
     )
-    client.session = RedirectingSession(api_url, timeout_seconds)
+    client.session = RedirectingSession(api_url, timeout_seconds, timeout_seconds)
     return client
 
 
@@ -110,6 +279,10 @@ def outcome_for_status(
         )
     if status >= 500:
         return PostOutcome("retry", detail=f"X is having trouble ({status}: {said}).")
+    if status == 402:
+        # Pay-per-use: the post itself is fine and goes out once credits are added.
+        detail = f"{OUT_OF_CREDITS} (402: {said}): {_CREDITS_HINT}."
+        return PostOutcome("retry", detail=detail, is_out_of_credits=True)
     if status == 401:
         detail = f"X did not accept the keys (401: {said}): {_KEYS_HINT}."
         return PostOutcome("failed", detail=detail, needs_user=True)
@@ -135,6 +308,42 @@ class XPoster:
         keys = [client.consumer_key, client.consumer_secret]
         keys += [client.access_token, client.access_token_secret]
         self._secrets = [k for k in keys if k and len(k) >= _SHORTEST_REDACTED_CHARS]
+        self._user_id = ""  # looked up once, when first needed
+
+    def abort(self) -> None:
+        """Cut off the request under way, and refuse new ones (the daemon is stopping)."""
+        session = getattr(self._client, "session", None)
+        if isinstance(session, RedirectingSession):
+            session.abort()
+
+    def find_post(self, text: str, since_unix_seconds: float) -> str:
+        """The id of our own post with `text`, made since then; "" if not found.
+
+        For a post X took but whose answer was lost (X then says "duplicate" and gives
+        no id). It reads X twice at most, each billed per resource returned: the user
+        once per run (GET /2/users/me) and at most FIND_POST_MAX_RESULTS of our posts.
+        """
+        try:
+            if not self._user_id:
+                me = self._client.get_me(user_auth=True)
+                self._user_id = str(getattr(getattr(me, "data", None), "id", "") or "")
+            if not self._user_id:
+                return ""
+            # X's clock may be behind ours; the doctor allows this much skew.
+            since = since_unix_seconds - FIND_POST_SLACK_SECONDS
+            response = self._client.get_users_tweets(
+                self._user_id,
+                max_results=FIND_POST_MAX_RESULTS,
+                start_time=datetime.datetime.fromtimestamp(since, datetime.UTC),
+                exclude=["replies", "retweets"],
+                user_auth=True,
+            )
+        except Exception:  # noqa: BLE001 - a failed look-up only means the id stays unknown
+            return ""
+        for post in getattr(response, "data", None) or []:  # newest first
+            if x_links.same_post_text(text, str(getattr(post, "text", ""))):
+                return str(getattr(post, "id", ""))
+        return ""
 
     def post(self, text: str) -> PostOutcome:
         try:
@@ -167,6 +376,9 @@ class XPoster:
                 response.status_code, response.headers, error.api_messages, self._clock()
             )
         name = type(error).__name__
+        if isinstance(error, RequestAbandoned):
+            # Perhaps X has it already: the retry then meets "duplicate" (counted as posted).
+            return PostOutcome("retry", detail=f"X did not answer in time ({error}).")
         if isinstance(error, requests.Timeout):
             return PostOutcome("retry", detail=f"X did not answer in time ({name}).")
         if isinstance(error, requests.RequestException):
