@@ -80,8 +80,9 @@ class RequestAbandoned(requests.Timeout):
 class _SocketTracker:
     """The sockets a session has open, so that a watcher can cut a request off.
 
-    urllib3 bounds each socket operation, never a whole request; its documentation
-    suggests a second thread that cuts off a slow request. Shutting the socket down
+    urllib3's read and total timeouts only measure the time between reads (its Timeout
+    docstring: a server sending one byte every fifteen seconds never trips a 20 s
+    timeout). So a watcher thread cuts a late request off: shutting its socket down
     wakes the thread blocked in recv() at once, with an error.
     """
 

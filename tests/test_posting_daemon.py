@@ -146,11 +146,12 @@ def test_stop_is_prompt_while_x_drip_feeds_its_answer():
         box.hear("Tweet that I am leaving.")
         assert box.x.wait_for_posts(1, 5)
         [poster] = [t for t in set(threading.enumerate()) - before if t.name == "poster"]
+        box._stop.set()  # SIGTERM, while X still trickles its answer
+        # The poster thread is cut off from X, not left waiting on the slow answer.
+        poster.join(5)
+        assert not poster.is_alive()
     finally:
         box.stop()
-    # The poster thread was cut off from X, not left behind waiting on a slow answer.
-    poster.join(5)
-    assert not poster.is_alive()
 
 
 def test_spent_x_credits_show_and_the_post_goes_out_once_they_are_added(box):

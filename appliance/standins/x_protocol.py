@@ -48,12 +48,12 @@ _PERMISSIONS_TYPE = "https://api.twitter.com/2/problems/oauth1-permissions"
 NOT_PERMITTED = _problem(403, "Forbidden", _PERMISSIONS_DETAIL, _PERMISSIONS_TYPE)
 UNAVAILABLE = _problem(503, "Service Unavailable", "Service Unavailable")
 TOO_MANY_REQUESTS = _problem(429, "Too Many Requests", "Too Many Requests")
-# X's answer once an account's pay-per-use credits are spent, on every endpoint. Not in
-# X's docs: this is the body public reports quote (HTTP 402, "CreditsDepleted"; an
-# account_id field and this detail, with the id in brackets). UNCONFIRMED beyond that.
+# X's answer once an account's pay-per-use credits are spent. Not in X's docs; public
+# reports quote HTTP 402 with this title, detail and type, and a 402 to POST /2/tweets
+# with a 185-byte JSON body, which is this body, compact, with a 19-digit account id.
+# Some reports (other endpoints) add an "account_id" field. UNCONFIRMED beyond that.
 STANDIN_ACCOUNT_ID = 1000000000000000001
 CREDITS_DEPLETED: dict[str, Any] = {
-    "account_id": STANDIN_ACCOUNT_ID,
     "title": "CreditsDepleted",
     "detail": f"Your enrolled account [{STANDIN_ACCOUNT_ID}] does not have any credits to"
     " fulfill this request.",
