@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import inspect
 import queue
 import socket
@@ -26,6 +27,7 @@ from appliance.x_client import (
     outcome_for_status,
     rate_limit_wait_seconds,
 )
+from appliance.x_links import same_post_text
 from tests.conftest import wait_until
 
 CREDENTIALS = XCredentials(
@@ -339,3 +341,38 @@ def test_find_post_is_empty_when_x_refuses(srv):
     wrong = dataclasses.replace(CREDENTIALS, access_token_secret="wrong-token-secret-00000000000")
     assert poster_for(srv).post("mine").kind == "posted"
     assert poster_for(srv, wrong).find_post("mine", 0.0) == ""
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """A misconfigured proxy that sends every request on to the real X."""
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", "https://api.x.com/2/tweets")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_redirect_to_the_real_x_is_never_followed():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_client(f"http://127.0.0.1:{server.server_address[1]}", CREDENTIALS, 5.0)
+        recorder = _Recorder()
+        client.session.mount("https://", recorder)
+        outcome = XPoster(client).post("not for the real X")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert recorder.urls == []
+    assert (outcome.kind, outcome.needs_user) == ("failed", True) and "api_url" in outcome.detail
+
+
+def test_x_text_of_a_post_matches_ours_despite_entities_and_t_co_links():
+    ours = "Fish & chips <3 at example.com today"
+    assert same_post_text(ours, "Fish &amp; chips &lt;3 at https://t.co/AbC123xyz today")
+    assert not same_post_text(ours, "Fish &amp; chips &lt;3 at https://t.co/AbC123xyz")
+    assert not same_post_text(ours, "Fish and chips <3 at https://t.co/AbC123xyz today")
