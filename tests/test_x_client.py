@@ -19,8 +19,6 @@ import tweepy
 from appliance.standins.x_server import XStandin
 from appliance.x_client import (
     PostOutcome,
-    RedirectingSession,
-    UnredirectedRequest,
     XCredentials,
     XPoster,
     make_client,
@@ -28,6 +26,7 @@ from appliance.x_client import (
     rate_limit_wait_seconds,
 )
 from appliance.x_links import same_post_text
+from appliance.x_transport import RedirectingSession, UnredirectedRequest
 from tests.conftest import wait_until
 
 CREDENTIALS = XCredentials(
