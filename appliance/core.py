@@ -34,6 +34,7 @@ from appliance.events import (
 )
 from appliance.leds import Pattern
 from appliance.post_text import SHORTEN
+from appliance.x_links import LINK_POST_PRICE_USD
 
 # The grace light blinks faster in the last second before the post goes out.
 GRACE_ENDING_SECONDS = 1.0
@@ -79,6 +80,7 @@ class State:
     posts_in_flight: int = 0
     x_problem: str = ""  # why posting is held up (retrying), "" when fine
     x_rate_limited: bool = False
+    x_out_of_credits: bool = False  # X answered 402: posts wait until credits are added
     x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
     last_post_id: str = ""
     last_posted_at: float | None = None  # when last_post_id was posted (monotonic seconds)
@@ -242,6 +244,7 @@ def _on_post_result(
             state,
             x_problem=event.detail,
             x_rate_limited=event.is_rate_limited,
+            x_out_of_credits=event.is_out_of_credits,
         ), []
     in_flight = max(0, state.posts_in_flight - 1)
     if event.outcome == "posted":
@@ -250,6 +253,7 @@ def _on_post_result(
             posts_in_flight=in_flight,
             x_problem="",
             x_rate_limited=False,
+            x_out_of_credits=False,
             x_needs_user="",
             last_post_id=event.post_id,
             last_posted_at=now,
@@ -262,6 +266,7 @@ def _on_post_result(
         posts_in_flight=in_flight,
         x_problem="",
         x_rate_limited=False,
+        x_out_of_credits=False,
         x_needs_user=event.detail if event.needs_user else state.x_needs_user,
         last_queued_text="",  # it failed: confirming the same text again should try again
     ), []
@@ -300,6 +305,8 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
         return Pattern.NOT_AUTHORISED
     if state.microphone_ok is False:
         return Pattern.NO_MICROPHONE
+    if state.x_out_of_credits:  # also for posts kept from before a restart
+        return Pattern.OUT_OF_CREDITS
     if state.posts_in_flight:
         return Pattern.RATE_LIMITED if state.x_rate_limited else Pattern.POSTING
     if state.candidate is not None:
@@ -321,8 +328,9 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
     if state.pending is not None:
         # Rounded up: a countdown reads 3, 2, 1 and never "0 s" before it posts.
         countdown = max(1, math.ceil(state.pending.post_at - now))
+        cost = f" (a link: ${LINK_POST_PRICE_USD:.2f} on X)" if state.pending.has_link else ""
         return (
-            f"Posting “{state.pending.text}” in {countdown} s — press the button or say "
+            f"Posting “{state.pending.text}”{cost} in {countdown} s — press the button or say "
             "“cancel” to stop it"
         )
     if state.is_muted:
@@ -333,6 +341,11 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         return f"AssemblyAI refused the key: {state.link_detail}"
     if state.microphone_ok is False:
         return f"No microphone: {state.microphone_detail}"
+    if state.x_out_of_credits:
+        return (
+            "X account out of credits: posts are kept and go out by themselves once "
+            "credits are added in the X Developer Console"
+        )
     if state.posts_in_flight:
         if state.x_problem:
             return f"Posting held up: {state.x_problem}"

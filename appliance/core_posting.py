@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from appliance import x_links
 from appliance.events import DeletePost, DeleteResult, Effect, Log, QueuePost
 from appliance.leds import Pattern
 from appliance.post_text import prepare
@@ -23,6 +24,7 @@ class Pending:
     text: str
     confirmed_by: str
     post_at: float  # monotonic seconds
+    has_link: bool = False  # X charges about 13 times more for a post with a link
 
 
 def start_post(
@@ -50,17 +52,20 @@ def start_post(
     if prepared.shortened:
         weight = prepared.weighted_length
         effects.append(Log("shortened", f"Shortened to {weight} characters (X's count) to fit."))
+    is_linked = x_links.has_link(text)
+    if is_linked:
+        effects.append(Log("link_cost", x_links.link_cost_note()))
     if pending is not None:  # a new confirmation ends the old one's grace period
         state, released = release(state)
         effects = released + effects
     if settings.grace_seconds <= 0:
-        state, released = release(replace(state, pending=Pending(text, source, now)))
+        state, released = release(replace(state, pending=Pending(text, source, now, is_linked)))
         return state, effects + released
     grace = settings.grace_seconds
     effects.append(
         Log("grace", f"Posting in {grace:g} s: press the button again or say “cancel” to stop it.")
     )
-    return replace(state, pending=Pending(text, source, now + grace)), effects
+    return replace(state, pending=Pending(text, source, now + grace, is_linked)), effects
 
 
 def release(state: State) -> tuple[State, list[Effect]]:

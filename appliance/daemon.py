@@ -76,12 +76,14 @@ class Daemon:
             over_length=settings.x.over_length,
         )
         self.outbox = _open_outbox(settings)
-        send, delete = _sender(settings, credentials)
+        send, delete, x_poster = _sender(settings, credentials)
         self.poster = Poster(
             self.outbox,
             send,
             self.events.put,
             delete=delete,
+            find_post=x_poster.find_post if x_poster else None,
+            abort=x_poster.abort if x_poster else None,
             retry_max_seconds=settings.x.retry_max_seconds,
         )
         self.link = SpeechLink(
@@ -259,8 +261,8 @@ def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], N
 
 def _sender(
     settings: Settings, credentials: Credentials
-) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome]]:
-    """How to post and how to delete: through X, or only logged in dry-run mode."""
+) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], XPoster | None]:
+    """How to post and how to delete: through X (and its client), or only logged in dry-run mode."""
     if settings.x.dry_run:
         counter = iter(range(1, 1 << 62))
 
@@ -273,7 +275,7 @@ def _sender(
             log.info("Dry run: would delete %s", post_id, extra={"APPLIANCE_EVENT": "dry_run"})
             return PostOutcome(kind="posted", post_id=post_id)
 
-        return dry_run, dry_run_delete
+        return dry_run, dry_run_delete, None
     client = make_client(
         settings.x.api_url,
         XCredentials(
@@ -285,4 +287,4 @@ def _sender(
         settings.x.request_timeout_seconds,
     )
     poster = XPoster(client)
-    return poster.post, poster.delete
+    return poster.post, poster.delete, poster

@@ -22,6 +22,8 @@ _SHOWN_EVENTS = {
     "cancelled": "cancelled",
     "posted": "posted",
     "post_retrying": "X trouble",
+    "x_out_of_credits": "X credits",
+    "link_cost": "X price",
     "post_failed": "X failed",
     "link_down": "speech link",
     "session_opened": "speech",

@@ -21,6 +21,7 @@ from appliance.doctor import Check
 TIMEOUT_SECONDS = 10.0
 _SECURE = {"wss": "https", "https": "https", "ws": "http", "http": "http"}
 _KEY_FIX = "sudo appliance setup (copy the key again), then sudo systemctl restart appliance"
+_CREDITS_FIX = "add credits in the X Developer Console; kept posts then go out by themselves"
 
 
 def _targets(settings: Settings) -> list[tuple[str, str]]:
@@ -108,7 +109,7 @@ def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
     import requests
     import tweepy
 
-    from appliance.x_client import XCredentials, make_client
+    from appliance.x_client import OUT_OF_CREDITS, XCredentials, make_client
 
     name = "X keys"
     keys = XCredentials(
@@ -125,6 +126,9 @@ def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
         return Check(name, "fail", detail, _KEY_FIX)
     except tweepy.HTTPException as error:
         status = getattr(error.response, "status_code", "?")
+        if status == 402:  # pay-per-use: the keys were accepted, the credits are spent
+            detail = f"{OUT_OF_CREDITS} (402): the keys work, but X refuses every request"
+            return Check(name, "fail", detail, _CREDITS_FIX)
         return Check(name, "fail", f"X answered {status} to GET /2/users/me", _KEY_FIX)
     except requests.RequestException as error:
         return Check(name, "fail", f"no answer from {settings.x.api_url}: {type(error).__name__}")

@@ -85,6 +85,7 @@ class PostResult:
     # True when the failure needs the user (bad keys, no write permission).
     needs_user: bool = False
     is_rate_limited: bool = False  # X answered 429; the entry waits for X's reset
+    is_out_of_credits: bool = False  # X answered 402; the entry waits for credits
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Pattern(enum.Enum):
     RECONNECTING = "reconnecting"
     NOT_AUTHORISED = "not_authorised"
     RATE_LIMITED = "rate_limited"
+    OUT_OF_CREDITS = "out_of_credits"
     ERROR = "error"
 
 
@@ -128,6 +129,8 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     # would look like MUTED at a glance.)
     Pattern.NOT_AUTHORISED: {"red": _on(BRIGHT), "amber": _on(BRIGHT)},
     Pattern.RATE_LIMITED: {"red": _on(DIM), "amber": _WAITING},
+    # Waiting for the user to pay, not for X: amber steady, red blinking slowly.
+    Pattern.OUT_OF_CREDITS: {"amber": _on(BRIGHT), "red": _SLOW},
     Pattern.ERROR: {"red": _FAST},
 }
 
@@ -159,6 +162,7 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.RECONNECTING: (BLUE, _CONNECTING),
     Pattern.NOT_AUTHORISED: (MAGENTA, _on(BRIGHT)),
     Pattern.RATE_LIMITED: (MAGENTA, _WAITING),
+    Pattern.OUT_OF_CREDITS: (MAGENTA, _SLOW),
     Pattern.ERROR: (RED, _FAST),
 }
 
@@ -179,6 +183,9 @@ _MEANING: dict[Pattern, str] = {
     Pattern.RECONNECTING: "The speech service dropped; reconnecting.",
     Pattern.NOT_AUTHORISED: "AssemblyAI or X refused the keys; fix them and restart.",
     Pattern.RATE_LIMITED: "X says wait; posts are kept and sent later.",
+    Pattern.OUT_OF_CREDITS: (
+        "X account out of credits: add credits; kept posts then go out by themselves."
+    ),
     Pattern.ERROR: "Something failed; the journal says what.",
 }
 

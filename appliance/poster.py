@@ -41,6 +41,8 @@ class Poster:
         emit: Callable[[object], None],
         *,
         delete: Callable[[str], PostOutcome] | None = None,
+        find_post: Callable[[str, float], str] | None = None,
+        abort: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         retry_first_seconds: float = 2.0,
         retry_max_seconds: float = 300.0,
@@ -48,6 +50,9 @@ class Poster:
         self._outbox = outbox
         self._send = send
         self._delete = delete
+        # (text, since unix seconds) -> X's id of our post with that text, or "".
+        self._find_post = find_post
+        self._abort = abort  # cuts off a request under way, so that a stop is prompt
         self._emit = emit
         self._clock = clock
         self._retry_first_seconds = retry_first_seconds
@@ -66,12 +71,23 @@ class Poster:
         self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
+        watcher = threading.Thread(
+            target=self._abort_on, args=(stop,), name="poster-stop", daemon=True
+        )
+        watcher.start()
         self.recover()
         while not stop.is_set():
             self.last_progress_at = time.monotonic()
             if self.delete_due() or self.send_next():
                 continue
             self._wait(stop)
+        watcher.join(STOP_CHECK_SECONDS)
+
+    def _abort_on(self, stop: threading.Event) -> None:
+        # The poster thread may be inside a request to X; only another thread can end it.
+        stop.wait()
+        if self._abort is not None:
+            self._abort()
 
     def recover(self) -> None:
         """After a crash or power cut: entries caught in 'sending' are sent again."""
@@ -121,8 +137,12 @@ class Poster:
         if outcome.kind == "posted":
             self._posted(entry, outcome.post_id, "")
         elif outcome.is_duplicate and (attempts > 1 or entry.reason):
-            # An earlier attempt reached X but its answer was lost: it is posted.
-            self._posted(entry, outcome.post_id, "X already had it (earlier attempt)")
+            # An earlier attempt reached X but its answer was lost: it is posted. X's
+            # answer has no id, so look the post up: "delete that" needs it.
+            post_id = outcome.post_id
+            if not post_id and self._find_post is not None:
+                post_id = self._find_post(entry.text, entry.created_at)
+            self._posted(entry, post_id, "X already had it (earlier attempt)")
         elif outcome.kind == "retry":
             self._retry_later(entry, attempts, outcome)
         else:
@@ -149,14 +169,22 @@ class Poster:
         delay = self._delay(attempts, outcome)
         self._outbox.mark_waiting(entry.id, self._clock() + delay, outcome.detail)
         detail = f"{outcome.detail}; retrying in {delay:.0f} s"
+        event = "x_out_of_credits" if outcome.is_out_of_credits else "post_retrying"
         log.warning(
             "Post %d not sent yet: %s",
             entry.id,
             detail,
-            extra={"APPLIANCE_EVENT": "post_retrying", "OUTBOX_ID": entry.id},
+            extra={"APPLIANCE_EVENT": event, "OUTBOX_ID": entry.id},
         )
         self._emit(
-            PostResult(entry.id, "retrying", "", detail, is_rate_limited=outcome.is_rate_limited)
+            PostResult(
+                entry.id,
+                "retrying",
+                "",
+                detail,
+                is_rate_limited=outcome.is_rate_limited,
+                is_out_of_credits=outcome.is_out_of_credits,
+            )
         )
 
     def _delay(self, attempts: int, outcome: PostOutcome) -> float:

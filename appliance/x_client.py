@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 import requests
 import tweepy
 
-TWEEPY_API_URL = "https://api.twitter.com"  # hard-coded in tweepy's BaseClient.request
+from appliance import x_links
+from appliance.x_transport import RedirectingSession, RequestAbandoned
+
 MIN_RETRY_AFTER_SECONDS = 1.0
+FIND_POST_MAX_RESULTS = 5  # the least GET /2/users/:id/tweets accepts
+FIND_POST_SLACK_SECONDS = 300.0
 _SHORTEST_REDACTED_CHARS = 8  # real keys are 25-50 characters; shorter ones would mangle prose
 _KEYS_HINT = (
     "check the four X keys (x_consumer_key, x_consumer_secret, x_access_token, "
     "x_access_token_secret); if they look right, regenerate the access token and secret "
     "in the X developer portal"
 )
+OUT_OF_CREDITS = "X account out of credits"
+_CREDITS_HINT = "add credits in the X Developer Console; waiting posts then go out by themselves"
 _PERMISSION_HINT = (
     'the app probably lacks "Read and write" permission: enable it under the app\'s '
     "User authentication settings in the X developer portal, then regenerate the access "
@@ -49,31 +55,14 @@ class PostOutcome:
     needs_user: bool = False  # bad keys or missing write permission: retrying cannot help
     is_duplicate: bool = False  # X already has this exact text
     is_rate_limited: bool = False  # 429: X limits how often we may post
-
-
-class RedirectingSession(requests.Session):
-    """Sends tweepy's requests to `api_url` instead of api.twitter.com, with a default timeout.
-
-    The URL is rewritten before requests applies the OAuth 1.0a signature, so the
-    signature covers the URL actually reached.
-    """
-
-    def __init__(self, api_url: str, timeout_seconds: float) -> None:
-        super().__init__()
-        self.api_url = api_url.rstrip("/")
-        self.timeout_seconds = timeout_seconds
-
-    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(url, str) and url.startswith(TWEEPY_API_URL + "/"):
-            url = self.api_url + url.removeprefix(TWEEPY_API_URL)
-        # tweepy passes no timeout, and a stalled connection would otherwise block forever.
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout_seconds
-        return super().request(method, url, *args, **kwargs)
+    is_out_of_credits: bool = False  # 402: the X account's pay-per-use credits are spent
 
 
 def make_client(api_url: str, credentials: XCredentials, timeout_seconds: float) -> tweepy.Client:
-    """A tweepy client for `api_url` (X itself or the stand-in) that never sleeps on 429."""
+    """A tweepy client for `api_url` (X itself or the stand-in) that never sleeps on 429.
+
+    `timeout_seconds` bounds each whole request to X, answer included.
+    """
     client = tweepy.Client(
         consumer_key=credentials.consumer_key,
         consumer_secret=credentials.consumer_secret,
@@ -81,7 +70,7 @@ def make_client(api_url: str, credentials: XCredentials, timeout_seconds: float)
         access_token_secret=credentials.access_token_secret,
         wait_on_rate_limit=False,  # tweepy would sleep inside the call; the daemon schedules
     )
-    client.session = RedirectingSession(api_url, timeout_seconds)
+    client.session = RedirectingSession(api_url, timeout_seconds, timeout_seconds)
     return client
 
 
@@ -110,6 +99,10 @@ def outcome_for_status(
         )
     if status >= 500:
         return PostOutcome("retry", detail=f"X is having trouble ({status}: {said}).")
+    if status == 402:
+        # Pay-per-use: the post itself is fine and goes out once credits are added.
+        detail = f"{OUT_OF_CREDITS} (402: {said}): {_CREDITS_HINT}."
+        return PostOutcome("retry", detail=detail, is_out_of_credits=True)
     if status == 401:
         detail = f"X did not accept the keys (401: {said}): {_KEYS_HINT}."
         return PostOutcome("failed", detail=detail, needs_user=True)
@@ -135,6 +128,42 @@ class XPoster:
         keys = [client.consumer_key, client.consumer_secret]
         keys += [client.access_token, client.access_token_secret]
         self._secrets = [k for k in keys if k and len(k) >= _SHORTEST_REDACTED_CHARS]
+        self._user_id = ""  # looked up once, when first needed
+
+    def abort(self) -> None:
+        """Cut off the request under way, and refuse new ones (the daemon is stopping)."""
+        session = getattr(self._client, "session", None)
+        if isinstance(session, RedirectingSession):
+            session.abort()
+
+    def find_post(self, text: str, since_unix_seconds: float) -> str:
+        """The id of our own post with `text`, made since then; "" if not found.
+
+        For a post X took but whose answer was lost (X then says "duplicate" and gives
+        no id). It reads X twice at most, each billed per resource returned: the user
+        once per run (GET /2/users/me) and at most FIND_POST_MAX_RESULTS of our posts.
+        """
+        try:
+            if not self._user_id:
+                me = self._client.get_me(user_auth=True)
+                self._user_id = str(getattr(getattr(me, "data", None), "id", "") or "")
+            if not self._user_id:
+                return ""
+            # X's clock may be behind ours; the doctor allows this much skew.
+            since = since_unix_seconds - FIND_POST_SLACK_SECONDS
+            response = self._client.get_users_tweets(
+                self._user_id,
+                max_results=FIND_POST_MAX_RESULTS,
+                start_time=datetime.datetime.fromtimestamp(since, datetime.UTC),
+                exclude=["replies", "retweets"],
+                user_auth=True,
+            )
+        except Exception:  # noqa: BLE001 - a failed look-up only means the id stays unknown
+            return ""
+        for post in getattr(response, "data", None) or []:  # newest first
+            if x_links.same_post_text(text, str(getattr(post, "text", ""))):
+                return str(getattr(post, "id", ""))
+        return ""
 
     def post(self, text: str) -> PostOutcome:
         try:
@@ -167,6 +196,9 @@ class XPoster:
                 response.status_code, response.headers, error.api_messages, self._clock()
             )
         name = type(error).__name__
+        if isinstance(error, RequestAbandoned):
+            # Perhaps X has it already: the retry then meets "duplicate" (counted as posted).
+            return PostOutcome("retry", detail=f"X did not answer in time ({error}).")
         if isinstance(error, requests.Timeout):
             return PostOutcome("retry", detail=f"X did not answer in time ({name}).")
         if isinstance(error, requests.RequestException):

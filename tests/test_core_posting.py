@@ -202,3 +202,42 @@ def test_text_is_cleaned_before_it_is_queued():
         [(0, SentenceFinished("Cafe\u0301\u200b  time.")), (1, ButtonPressed())], NO_GRACE
     )
     assert posts(effects) == ["Café time."]
+
+
+def test_a_402_shows_out_of_credits_until_the_post_goes_out():
+    state, _ = run([(0, SentenceFinished("Worth it.")), (1, ButtonPressed())], NO_GRACE)
+    detail = "X account out of credits (402: CreditsDepleted); retrying in 60 s"
+    state, _ = step(state, PostResult(1, "retrying", "", detail, is_out_of_credits=True), 2)
+    assert led_pattern(state, 2) is Pattern.OUT_OF_CREDITS
+    assert status_line(state, 2).startswith("X account out of credits")
+    state, _ = step(state, PostResult(1, "posted", "1234"), 3)
+    assert led_pattern(state, 10) is Pattern.LISTENING
+    assert "credits" not in status_line(state, 10)
+
+
+def test_out_of_credits_shows_for_posts_kept_from_before_a_restart():
+    # After a restart no post is "in flight" for the core, yet the outbox still holds one.
+    event = PostResult(7, "retrying", "", "X account out of credits", is_out_of_credits=True)
+    state, _ = step(UP, event, 1)
+    assert led_pattern(state, 1) is Pattern.OUT_OF_CREDITS
+
+
+def test_a_post_with_a_link_says_what_it_costs():
+    state, effects = run([(0, SentenceFinished("Read example.com today.")), (1, ButtonPressed())])
+    [note] = logged(effects, "link_cost")
+    assert "$0.20" in note and "$0.015" in note and "13×" in note
+    assert "$0.20 on X" in status_line(state, 1.5)
+    state, effects = run(
+        [
+            (0, SentenceFinished("Read https://example.com/a/very/long/path now.")),
+            (1, ButtonPressed()),
+        ]
+    )
+    assert logged(effects, "link_cost")
+
+
+def test_a_post_without_a_link_says_nothing_of_cost():
+    for text in ("Coffee first.", "Version 3.5 is out, e.g. today.", "a." * 40):
+        state, effects = run([(0, SentenceFinished(text)), (1, ButtonPressed())])
+        assert logged(effects, "link_cost") == [], text
+        assert "$" not in status_line(state, 1.5)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.config import ASSEMBLYAI_KEY, X_KEYS, settings_from_dict
+from appliance.config import ASSEMBLYAI_KEY, X_KEYS, Credentials, settings_from_dict
 from appliance.doctor import (
     check_clock,
     check_credentials,
@@ -18,7 +18,7 @@ from appliance.doctor import (
     meter,
     run_doctor,
 )
-from appliance.doctor_network import token_url
+from appliance.doctor_network import check_x_keys, token_url
 from appliance.sandbox import write_config
 from appliance.setup_keys import write_key
 from appliance.simulated_mic import alsa_env, write_alsa_config
@@ -203,3 +203,13 @@ def test_offline_doctor_makes_no_network_checks(installed):
     assert not any(
         name in line for line in lines for name in ("reach ", "X keys", "AssemblyAI key")
     )
+
+
+def test_doctor_says_the_x_account_is_out_of_credits_not_that_the_keys_are_wrong(keys):
+    directory, values = keys
+    with XStandin(*(values[name] for name in X_KEYS)) as x:
+        x.spend_credits()
+        settings = settings_for(directory, x={"api_url": x.url})
+        check = check_x_keys(settings, Credentials(values, str(directory)))
+    assert check.status == "fail" and "X account out of credits" in check.detail
+    assert "credits" in check.fix and "appliance setup" not in check.fix

@@ -40,6 +40,8 @@ class Rig:
             self.send,
             self.events.put,
             delete=self.client.delete,
+            find_post=self.client.find_post,
+            abort=self.client.abort,
             retry_first_seconds=0.2,
             retry_max_seconds=0.5,
         )
@@ -161,8 +163,62 @@ def test_a_lost_answer_then_duplicate_counts_as_posted_once(tmp_path):
         assert result.outcome == "posted"
         assert rig.outbox.get(entry).reason == "X already had it (earlier attempt)"
         assert texts(rig) == ["answer lost"] and len(rig.sent) == 2
+        # X's "duplicate" has no id: it was looked up, so "delete that" can delete it.
+        [on_x] = rig.x.posts
+        assert result.post_id == on_x.id == rig.outbox.get(entry).post_id
+        rig.poster.request_delete(result.post_id)
+        assert rig.result().is_deleted and rig.x.posts == []
     finally:
         rig.close()
+
+
+def test_a_drip_fed_answer_is_abandoned_and_the_post_counts_once(tmp_path):
+    rig = Rig(tmp_path, timeout_seconds=1.0)
+    try:
+        rig.x.inject("drip", byte_interval_seconds=0.05)
+        entry = rig.queue("one byte at a time")
+        first = rig.result()
+        assert first.outcome == "retrying" and "in time" in first.detail
+        assert rig.outbox.get(entry).state == WAITING  # not stuck in "sending"
+        result = rig.final_result()
+        assert result.outcome == "posted" and texts(rig) == ["one byte at a time"]
+        assert result.post_id == rig.x.posts[0].id
+    finally:
+        rig.close()
+
+
+def test_stop_is_prompt_while_x_drip_feeds_its_answer(tmp_path):
+    rig = Rig(tmp_path, timeout_seconds=60.0)
+    try:
+        rig.x.inject("drip", byte_interval_seconds=0.5)
+        entry = rig.queue("slow answer")
+        assert wait_until(lambda: rig.x.posts, 5)  # X has it and is dripping the answer
+        rig.stop.set()
+        rig.thread.join(3)
+        assert not rig.thread.is_alive()
+        assert rig.outbox.get(entry).state == WAITING  # sent again after the restart
+    finally:
+        rig.close()
+
+
+def test_spent_credits_keep_the_post_waiting_until_credits_are_added(rig, caplog):
+    rig.x.spend_credits()
+    with caplog.at_level(logging.WARNING, logger="appliance.poster"):
+        entry = rig.queue("worth paying for")
+        first = rig.result()
+        assert first.outcome == "retrying" and first.is_out_of_credits
+        assert "X account out of credits" in first.detail and "api_url" not in first.detail
+        assert rig.outbox.get(entry).state == WAITING
+        # The normal schedule (at least 1 s, capped by retry_max_seconds), not a 15-minute
+        # reset nor "failed": tried again and again.
+        assert wait_until(lambda: len(rig.sent) >= 3, 10)
+        assert rig.outbox.get(entry).next_attempt_at <= time.time() + 1.0
+    events = {getattr(record, "APPLIANCE_EVENT", "") for record in caplog.records}
+    assert "x_out_of_credits" in events
+    rig.x.add_credits()
+    result = rig.final_result()
+    assert result.outcome == "posted" and texts(rig) == ["worth paying for"]
+    assert rig.outbox.get(entry).state == POSTED
 
 
 def test_a_stalled_connection_times_out_and_is_retried(tmp_path):

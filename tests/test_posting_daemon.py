@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -118,3 +119,56 @@ def test_401_shows_not_authorised_and_what_to_fix(box):
     assert box.entries()[0].state == "failed"
     time.sleep(1.5)
     assert box.x.posts == [] and box.entries()[0].attempts == 1  # not retried blindly
+
+
+def test_a_drip_fed_answer_is_abandoned_then_counted_once_and_can_be_deleted():
+    x = {"request_timeout_seconds": 1.0, "retry_max_seconds": 1.0}
+    with Box(confirm={"grace_seconds": 0.0}, x=x) as box:
+        box.x.inject("drip", byte_interval_seconds=0.2)
+        box.hear("Tweet that the network is slow.")
+        assert box.x.wait_for_posts(1, 5)  # X has it; its answer trickles
+        assert box.daemon.control("status")["ok"]  # the main loop answers meanwhile
+        # Abandoned at the deadline (not "sending" for ever), retried, met as a duplicate.
+        assert wait_until(lambda: box.entries()[0].state == "posted", 15)
+        [entry] = box.entries()
+        assert entry.reason == "X already had it (earlier attempt)"
+        assert entry.post_id == box.x.posts[0].id  # looked up: "delete that" can use it
+        assert wait_until(lambda: box.daemon.state.last_post_id == entry.post_id, 5)
+        box.hear("Delete that.")
+        assert wait_until(lambda: box.x.posts == [], 10)
+
+
+def test_stop_is_prompt_while_x_drip_feeds_its_answer():
+    before = set(threading.enumerate())
+    box = Box(confirm={"grace_seconds": 0.0}, x={"request_timeout_seconds": 60.0}).start()
+    try:
+        box.x.inject("drip", byte_interval_seconds=0.5)
+        box.hear("Tweet that I am leaving.")
+        assert box.x.wait_for_posts(1, 5)
+        [poster] = [t for t in set(threading.enumerate()) - before if t.name == "poster"]
+        box._stop.set()  # SIGTERM, while X still trickles its answer
+        # The poster thread is cut off from X, not left waiting on the slow answer.
+        poster.join(5)
+        assert not poster.is_alive()
+    finally:
+        box.stop()
+
+
+def test_spent_x_credits_show_and_the_post_goes_out_once_they_are_added(box):
+    box.x.spend_credits()
+    box.hear("Tweet that money talks.")
+    assert wait_until(lambda: box.pattern() is Pattern.OUT_OF_CREDITS, 10)
+    assert box.saw_status("X account out of credits")
+    assert box.entries()[0].state in ("waiting", "sending") and box.x.posts == []
+    box.x.add_credits()
+    assert box.x.wait_for_posts(1, 10)
+    assert wait_until(lambda: box.entries()[0].state == "posted", 5)
+    assert wait_until(lambda: box.pattern() is not Pattern.OUT_OF_CREDITS, 5)
+
+
+def test_confirming_a_post_with_a_link_says_what_it_costs(box):
+    box.hear("Read example.com today.")
+    assert wait_until(lambda: box.daemon.state.candidate is not None, 5)
+    reply = box.daemon.control("confirm")
+    assert reply["ok"] and "13×" in reply["message"] and "$0.20" in reply["message"]
+    assert "$0.20 on X" in reply["status"]

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
+import inspect
 import queue
 import socket
+import textwrap
 import threading
 import time
 
 import pytest
 import requests
+import requests.adapters
+import tweepy
 
 from appliance.standins.x_server import XStandin
 from appliance.x_client import (
     PostOutcome,
-    RedirectingSession,
     XCredentials,
     XPoster,
     make_client,
     outcome_for_status,
     rate_limit_wait_seconds,
 )
+from appliance.x_links import same_post_text
+from appliance.x_transport import RedirectingSession, UnredirectedRequest
+from tests.conftest import wait_until
 
 CREDENTIALS = XCredentials(
     consumer_key="ClientConsumerKey01234567",
@@ -212,15 +219,159 @@ def test_credentials_repr_hides_every_value():
         assert not any(secret in text for secret in SECRETS)
 
 
-def test_session_rewrites_only_tweepys_host_and_adds_a_timeout(srv):
+def test_session_sends_every_host_to_the_api_url_and_adds_a_timeout(srv):
     session = RedirectingSession(srv.url + "/", 0.5)
     sent = []
     session.hooks["response"].append(lambda response, **kw: sent.append(response.url))
-    response = session.get("https://api.twitter.com/2/users/me")
-    assert response.status_code == 401  # reached the stand-in, unsigned
-    assert sent == [srv.url + "/2/users/me"]
-    with pytest.raises(requests.ConnectionError):
-        session.get("http://127.0.0.1:1/elsewhere")  # left alone
+    for url in (
+        "https://api.twitter.com/2/users/me",  # tweepy 4.17
+        "https://api.x.com/2/users/me",  # what X documents
+        "http://127.0.0.1:1/2/users/me",  # any other host a tweepy might use
+    ):
+        assert session.get(url).status_code == 401  # reached the stand-in, unsigned
+    assert sent == [srv.url + "/2/users/me"] * 3
     srv.inject("hang")
     with pytest.raises(requests.Timeout):
         call_within(3.0, lambda: session.post("https://api.twitter.com/2/tweets", json={}))
+
+
+def test_the_transport_refuses_anything_outside_the_api_url(srv):
+    session = RedirectingSession(srv.url, 2.0)
+    for url in ("https://api.x.com/2/tweets", "https://api.twitter.com/2/tweets"):
+        prepared = requests.Request("POST", url, json={"text": "x"}).prepare()
+        with pytest.raises(UnredirectedRequest):
+            session.send(prepared)  # as a followed redirect would be sent
+
+
+class _Recorder(requests.adapters.BaseAdapter):
+    """A transport that records every URL it is given and sends nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def send(self, request, *args, **kwargs):
+        self.urls.append(request.url)
+        raise requests.ConnectionError(f"recorded, not sent: {request.url}")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def tweepy_on_api_x_com(monkeypatch):
+    """tweepy's own request method, with the host X documents in place of api.twitter.com."""
+    source = textwrap.dedent(inspect.getsource(tweepy.client.BaseClient.request))
+    assert '"https://api.twitter.com"' in source  # tweepy still hard-codes it here
+    namespace: dict = {}
+    patched = source.replace("https://api.twitter.com", "https://api.x.com")
+    exec(patched, vars(tweepy.client), namespace)
+    monkeypatch.setattr(tweepy.client.BaseClient, "request", namespace["request"])
+
+
+@pytest.mark.parametrize("host", ["api.twitter.com", "api.x.com"])
+def test_a_signed_post_reaches_only_the_standin_whatever_host_tweepy_uses(srv, request, host):
+    if host == "api.x.com":
+        request.getfixturevalue("tweepy_on_api_x_com")
+    client = make_client(srv.url, CREDENTIALS, 5.0)
+    recorder = _Recorder()
+    for prefix in ("https://", "https://api.x.com", "https://api.twitter.com"):
+        client.session.mount(prefix, recorder)
+    outcome = XPoster(client).post(f"via {host}")
+    assert outcome.kind == "posted", outcome.detail
+    assert [post.text for post in srv.posts] == [f"via {host}"]
+    assert recorder.urls == []
+
+
+def test_a_drip_fed_answer_is_abandoned_at_the_total_deadline(srv):
+    # Every read gets a byte in time, so only a deadline on the whole request ends it.
+    srv.inject("drip", byte_interval_seconds=0.05)
+    poster = poster_for(srv, timeout_seconds=1.0)
+    outcome = call_within(10.0, poster.post, "slowly answered")
+    assert (outcome.kind, outcome.needs_user) == ("retry", False)
+    assert "in time" in outcome.detail
+    # The stand-in took the post before dripping: the retry meets "duplicate".
+    again = poster.post("slowly answered")
+    assert again.is_duplicate
+
+
+def test_abort_cuts_off_the_request_under_way_and_refuses_new_ones(srv):
+    srv.inject("hang")
+    poster = poster_for(srv, timeout_seconds=60.0)
+    results: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: results.put(poster.post("stuck")), daemon=True).start()
+    assert wait_until(lambda: srv.open_connections() > 0, 5.0)
+    poster.abort()
+    outcome = results.get(timeout=5.0)
+    assert outcome.kind == "retry" and "stopping" in outcome.detail
+    assert call_within(3.0, poster.post, "after stop").kind == "retry"
+
+
+def test_spent_credits_keep_the_post_for_later(srv):
+    srv.spend_credits()
+    poster = poster_for(srv)
+    outcome = poster.post("costly words")
+    assert (outcome.kind, outcome.is_out_of_credits, outcome.needs_user) == ("retry", True, False)
+    assert outcome.retry_after_seconds is None  # the normal schedule, capped by the config
+    assert "X account out of credits" in outcome.detail and "api_url" not in outcome.detail
+    assert srv.posts == []
+    srv.add_credits()
+    assert poster.post("costly words").kind == "posted"
+
+
+def test_a_402_from_x_is_classified_as_out_of_credits():
+    messages = ["Your enrolled account [1] does not have any credits to fulfill this request."]
+    outcome = outcome_for_status(402, {}, messages, 0.0)
+    assert (outcome.kind, outcome.is_out_of_credits) == ("retry", True)
+
+
+def test_find_post_returns_the_id_of_our_post_with_that_text(srv):
+    since = time.time()
+    poster = poster_for(srv)
+    older = poster.post("said before").post_id
+    posted = poster.post("fish & chips <3 example.com").post_id
+    assert poster.find_post("fish & chips <3 example.com", since) == posted
+    assert poster.find_post("said before", since) == older
+    assert poster.find_post("never said", since) == ""
+    assert poster.find_post("said before", time.time() + 3600) == ""  # outside the window
+
+
+def test_find_post_is_empty_when_x_refuses(srv):
+    wrong = dataclasses.replace(CREDENTIALS, access_token_secret="wrong-token-secret-00000000000")
+    assert poster_for(srv).post("mine").kind == "posted"
+    assert poster_for(srv, wrong).find_post("mine", 0.0) == ""
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """A misconfigured proxy that sends every request on to the real X."""
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", "https://api.x.com/2/tweets")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_redirect_to_the_real_x_is_never_followed():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_client(f"http://127.0.0.1:{server.server_address[1]}", CREDENTIALS, 5.0)
+        recorder = _Recorder()
+        client.session.mount("https://", recorder)
+        outcome = XPoster(client).post("not for the real X")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert recorder.urls == []
+    assert (outcome.kind, outcome.needs_user) == ("failed", True) and "api_url" in outcome.detail
+
+
+def test_x_text_of_a_post_matches_ours_despite_entities_and_t_co_links():
+    ours = "Fish & chips <3 at example.com today"
+    assert same_post_text(ours, "Fish &amp; chips &lt;3 at https://t.co/AbC123xyz today")
+    assert not same_post_text(ours, "Fish &amp; chips &lt;3 at https://t.co/AbC123xyz")
+    assert not same_post_text(ours, "Fish and chips <3 at https://t.co/AbC123xyz today")

@@ -339,3 +339,59 @@ def test_urls_count_23_like_x(srv):
     long_url = "https://example.com/" + "a" * 300
     assert weighted_length(long_url) == 23
     assert post(srv, {"text": "read " + long_url}).status_code == 201
+
+
+def user_posts(srv: XStandin, query: str, auth: OAuth1 | None = None) -> requests.Response:
+    url = f"{srv.url}/2/users/1/tweets?{query}"
+    return requests.get(url, auth=auth or oauth(), timeout=TIMEOUT_SECONDS)
+
+
+def test_spent_credits_answer_402_to_every_signed_request_until_added(srv):
+    srv.spend_credits()
+    refused = post(srv, {"text": "no credits"})
+    assert refused.status_code == 402
+    body = refused.json()
+    assert body["title"] == "CreditsDepleted" and "does not have any credits" in body["detail"]
+    assert user_posts(srv, "max_results=5").status_code == 402
+    me = requests.get(srv.url + "/2/users/me", auth=oauth(), timeout=TIMEOUT_SECONDS)
+    assert me.status_code == 402
+    assert (
+        post(
+            srv, {"text": "x"}, auth=oauth(consumer_secret="wrong-secret-000000000000")
+        ).status_code
+        == 401
+    )
+    assert srv.posts == []
+    srv.add_credits()
+    assert post(srv, {"text": "no credits"}).status_code == 201
+
+
+def test_a_drip_fed_answer_comes_one_byte_at_a_time(srv):
+    srv.inject("drip", byte_interval_seconds=0.01)
+    started = time.monotonic()
+    response = post(srv, {"text": "slowly"})
+    assert response.status_code == 201 and response.json()["data"]["text"] == "slowly"
+    # Hundreds of bytes, each after a pause: the whole answer takes far longer than one read.
+    assert time.monotonic() - started > 1.0
+    assert [p.text for p in srv.posts] == ["slowly"]
+
+
+def test_user_posts_lists_ours_newest_first_and_checks_the_signature(srv):
+    for text in ("first", "fish & chips", "third"):
+        assert post(srv, {"text": text}).status_code == 201
+    answer = user_posts(srv, "max_results=5&exclude=replies,retweets")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert [p["text"] for p in body["data"]] == ["third", "fish &amp; chips", "first"]
+    assert body["meta"]["result_count"] == 3 and body["meta"]["newest_id"] == body["data"][0]["id"]
+    assert (
+        user_posts(
+            srv, "max_results=5", auth=oauth(access_token_secret="wrong-0000000000")
+        ).status_code
+        == 401
+    )
+    assert user_posts(srv, "max_results=4").status_code == 400  # X's least is 5
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    assert user_posts(srv, f"max_results=5&start_time={later}").json() == {
+        "meta": {"result_count": 0}
+    }

@@ -20,8 +20,12 @@ RATE_LIMIT_POSTS = 100  # X's documented per-user limit for POST /2/tweets ...
 RATE_WINDOW_SECONDS = 15 * 60  # ... per 15-minute window
 USER_24H_LIMIT_POSTS = 17  # what X's free tier reports in x-user-limit-24hour-limit
 # "accept_and_hang" stores the post, then never answers: the answer is lost, as when
-# the network drops after X has the post.
-FAULT_KINDS = ("503", "429", "401", "403", "hang", "accept_and_hang")
+# the network drops after X has the post. "drip" stores it too, then sends the answer
+# one byte at a time (a slow or hostile network path). "402": the credits are spent.
+FAULT_KINDS = ("503", "429", "401", "403", "402", "hang", "accept_and_hang", "drip")
+DRIP_BYTE_INTERVAL_SECONDS = 0.2
+STANDIN_USER_ID = "1"  # GET /2/users/me's answer; every post is this user's
+USER_POSTS_MIN_RESULTS, USER_POSTS_MAX_RESULTS = 5, 100  # GET /2/users/:id/tweets max_results
 _KEY_NAMES = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 CREDENTIAL_FILES = tuple(f"x_{name}" for name in _KEY_NAMES)  # as the daemon reads them
 DEFAULT_PORT = 8089
@@ -44,6 +48,17 @@ _PERMISSIONS_TYPE = "https://api.twitter.com/2/problems/oauth1-permissions"
 NOT_PERMITTED = _problem(403, "Forbidden", _PERMISSIONS_DETAIL, _PERMISSIONS_TYPE)
 UNAVAILABLE = _problem(503, "Service Unavailable", "Service Unavailable")
 TOO_MANY_REQUESTS = _problem(429, "Too Many Requests", "Too Many Requests")
+# X's answer once an account's pay-per-use credits are spent. Not in X's docs; public
+# reports quote HTTP 402 with this title, detail and type, and a 402 to POST /2/tweets
+# with a 185-byte JSON body, which is this body, compact, with a 19-digit account id.
+# Some reports (other endpoints) add an "account_id" field. UNCONFIRMED beyond that.
+STANDIN_ACCOUNT_ID = 1000000000000000001
+CREDITS_DEPLETED: dict[str, Any] = {
+    "title": "CreditsDepleted",
+    "detail": f"Your enrolled account [{STANDIN_ACCOUNT_ID}] does not have any credits to"
+    " fulfill this request.",
+    "type": "https://api.twitter.com/2/problems/credits",
+}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime
+import html
 import json
 import logging
 import math
@@ -15,6 +17,7 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
@@ -22,7 +25,9 @@ from appliance.errors import ConfigError
 from appliance.standins.x_protocol import (  # noqa: F401 - re-exported
     _TWITTER_EPOCH_MS,
     CREDENTIAL_FILES,
+    CREDITS_DEPLETED,
     DEFAULT_PORT,
+    DRIP_BYTE_INTERVAL_SECONDS,
     DUPLICATE,
     DUPLICATE_DETAIL,
     FAULT_KINDS,
@@ -30,11 +35,14 @@ from appliance.standins.x_protocol import (  # noqa: F401 - re-exported
     NOT_PERMITTED,
     RATE_LIMIT_POSTS,
     RATE_WINDOW_SECONDS,
+    STANDIN_USER_ID,
     TIMESTAMP_LIFETIME_SECONDS,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
     UNAVAILABLE,
     USER_24H_LIMIT_POSTS,
+    USER_POSTS_MAX_RESULTS,
+    USER_POSTS_MIN_RESULTS,
     StandinPost,
     _Answer,
     _problem,
@@ -67,6 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
         body = json.dumps(payload).encode()
+        if self.drip_interval_seconds is not None:
+            self._drip(status, body, headers, self.drip_interval_seconds)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -74,6 +85,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    drip_interval_seconds: float | None = None  # set for the "drip" fault
+
+    def _drip(self, status: int, body: bytes, headers: dict[str, str], interval: float) -> None:
+        # The whole answer, status line first, one byte at a time: every read the client
+        # makes gets a byte in time, so only a deadline on the whole request ends it.
+        self.close_connection = True
+        lines = [f"HTTP/1.1 {status} {self.responses[status][0]}"]
+        lines += ["Content-Type: application/json; charset=utf-8", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        answer = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        stopping = self.server.standin._stopping
+        for index in range(len(answer)):
+            try:
+                self.wfile.write(answer[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+            if stopping.wait(interval):
+                return
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # http.server answers malformed requests in HTML; X answers everything in JSON.
@@ -111,6 +142,7 @@ class XStandin:
         self._faults: deque[tuple[str, dict[str, Any]]] = deque()
         self._timed_fault: tuple[str, dict[str, Any], float] | None = None  # kind, kw, until
         self._window_post_times: deque[float] = deque()  # accepted in the last 15 minutes
+        self._credits_spent = False
         self._sequence = 0
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
@@ -168,6 +200,20 @@ class XStandin:
         with self._lock:
             return list(self._posts.values())
 
+    def open_connections(self) -> int:
+        """How many client connections are open now."""
+        with self._lock:
+            return len(self._connections)
+
+    def spend_credits(self) -> None:
+        """The account's credits are spent: every signed request answers 402 until added."""
+        with self._lock:
+            self._credits_spent = True
+
+    def add_credits(self) -> None:
+        with self._lock:
+            self._credits_spent = False
+
     def wait_for_posts(self, n: int, timeout: float) -> bool:
         with self._posts_changed:
             return self._posts_changed.wait_for(lambda: len(self._posts) >= n, timeout)
@@ -178,11 +224,13 @@ class XStandin:
         """Answer the next `count` POSTs (or every POST for `for_seconds`) with a fault.
 
         "429" takes reset_in_seconds (default 900) and user_24h (the 24-hour user limit
-        rather than the 15-minute window); "hang" reads the request and never answers.
+        rather than the 15-minute window); "hang" reads the request and never answers;
+        "drip" takes byte_interval_seconds.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
-        allowed = {"reset_in_seconds", "user_24h"} if kind == "429" else set()
+        options = {"429": {"reset_in_seconds", "user_24h"}, "drip": {"byte_interval_seconds"}}
+        allowed = options.get(kind, set())
         if set(kw) - allowed:
             raise TypeError(f"fault {kind!r} takes no {sorted(set(kw) - allowed)}")
         if count < 1:
@@ -207,13 +255,18 @@ class XStandin:
             return
         body = handler.rfile.read(length) if length > 0 else b""
         fault = self._next_fault() if method == "POST" else None
-        if fault is not None and fault[0] != "accept_and_hang":
+        if fault is not None and fault[0] not in ("accept_and_hang", "drip"):
             status, payload, headers = self._fault_answer(*fault)
         elif not self._is_signed(handler, method, body):
             status, payload, headers = 401, UNAUTHORIZED, {}
+        elif self._credits_spent:
+            status, payload, headers = 402, CREDITS_DEPLETED, {}
         else:
-            status, payload, headers = self._route(method, handler.path.split("?")[0], body)
-            if fault is not None and status == 201:
+            status, payload, headers = self._route(method, handler.path, body)
+            if fault is not None and fault[0] == "drip":
+                interval = fault[1].get("byte_interval_seconds", DRIP_BYTE_INTERVAL_SECONDS)
+                handler.drip_interval_seconds = float(interval)
+            elif fault is not None and status == 201:
                 status = 0  # accepted and stored; the answer never comes
         if status == 0:  # "hang": hold the connection, answer nothing
             self._stopping.wait()
@@ -246,6 +299,7 @@ class XStandin:
     def _fault_answer(self, kind: str, kw: dict[str, Any]) -> _Answer:
         if kind != "429":
             simple = {"hang": (0, {}), "503": (503, UNAVAILABLE), "401": (401, UNAUTHORIZED)}
+            simple["402"] = (402, CREDITS_DEPLETED)
             status, payload = simple.get(kind, (403, NOT_PERMITTED))
             return status, payload, {}
         reset = str(math.ceil(time.time() + float(kw.get("reset_in_seconds", 900))))
@@ -259,14 +313,49 @@ class XStandin:
         headers.update({f"x-user-limit-24hour-{k}": v for k, v in limit.items()})
         return 429, TOO_MANY_REQUESTS, headers
 
-    def _route(self, method: str, path: str, body: bytes) -> _Answer:
+    def _route(self, method: str, target: str, body: bytes) -> _Answer:
+        path, query = urlsplit(target).path, parse_qs(urlsplit(target).query)
         if method == "POST" and path == "/2/tweets":
             return self._create_post(body)
         if method == "DELETE" and path.startswith("/2/tweets/"):
             return self._delete_post(path.removeprefix("/2/tweets/"))
         if method == "GET" and path == "/2/users/me":
-            return 200, {"data": {"id": "1", "name": "Stand-in", "username": "standin"}}, {}
+            user = {"id": STANDIN_USER_ID, "name": "Stand-in", "username": "standin"}
+            return 200, {"data": user}, {}
+        parts = path.split("/")
+        if method == "GET" and len(parts) == 5 and parts[1:3] == ["2", "users"]:
+            if parts[4] == "tweets" and parts[3].isdigit():
+                return self._user_posts(parts[3], query)
         return 404, _problem(404, "Not Found", f"No route {method} {path}."), {}
+
+    def _user_posts(self, user_id: str, query: dict[str, list[str]]) -> _Answer:
+        # GET /2/users/:id/tweets (docs.x.com/x-api/posts/timelines): newest first,
+        # max_results 5..100 (default 10), start_time in ISO 8601, exclude ignored (the
+        # stand-in has neither replies nor reposts).
+        try:
+            count = int(query.get("max_results", ["10"])[0])
+            start = query.get("start_time", [""])[0]
+            since = datetime.datetime.fromisoformat(start).timestamp() if start else 0.0
+        except ValueError:
+            count, since = -1, 0.0
+        if not USER_POSTS_MIN_RESULTS <= count <= USER_POSTS_MAX_RESULTS:
+            detail = "One or more parameters to your request was invalid."
+            invalid = "https://api.twitter.com/2/problems/invalid-request"
+            return 400, _problem(400, "Invalid Request", detail, invalid), {}
+        with self._lock:
+            posts = [post for post in self._posts.values() if post.received_at >= since]
+        if user_id != STANDIN_USER_ID:
+            posts = []
+        posts = sorted(posts, key=lambda post: int(post.id), reverse=True)[:count]
+        if not posts:
+            return 200, {"meta": {"result_count": 0}}, {}
+        # X's answers escape &, < and > in a post's text (seen in public reports).
+        data = [
+            {"id": p.id, "text": html.escape(p.text, quote=False), "edit_history_tweet_ids": [p.id]}
+            for p in posts
+        ]
+        meta = {"result_count": len(data), "newest_id": posts[0].id, "oldest_id": posts[-1].id}
+        return 200, {"data": data, "meta": meta}, {}
 
     def _create_post(self, body: bytes) -> _Answer:
         try:
