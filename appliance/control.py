@@ -84,6 +84,10 @@ class ControlServer:
         self._thread = threading.Thread(target=self._accept, name="control", daemon=True)
         self._thread.start()
 
+    def is_serving(self) -> bool:
+        """True while the accepting thread runs (the daemon restarts a server that died)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         self._stopping.set()
         if self._thread is not None:

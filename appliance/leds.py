@@ -40,6 +40,7 @@ class Pattern(enum.Enum):
     NOT_AUTHORISED = "not_authorised"
     RATE_LIMITED = "rate_limited"
     ERROR = "error"
+    STORAGE_FULL = "storage_full"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     Pattern.NOT_AUTHORISED: {"red": _on(BRIGHT), "amber": _on(BRIGHT)},
     Pattern.RATE_LIMITED: {"red": _on(DIM), "amber": _WAITING},
     Pattern.ERROR: {"red": _FAST},
+    # Red for trouble, amber hurrying you: posts are held in memory until there is room.
+    Pattern.STORAGE_FULL: {"red": _on(BRIGHT), "amber": _FAST},
 }
 
 WHITE = Colour("white", 1.0, 1.0, 1.0)
@@ -160,6 +163,7 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.NOT_AUTHORISED: (MAGENTA, _on(BRIGHT)),
     Pattern.RATE_LIMITED: (MAGENTA, _WAITING),
     Pattern.ERROR: (RED, _FAST),
+    Pattern.STORAGE_FULL: (RED, _CONNECTING),
 }
 
 _MEANING: dict[Pattern, str] = {
@@ -180,6 +184,7 @@ _MEANING: dict[Pattern, str] = {
     Pattern.NOT_AUTHORISED: "AssemblyAI or X refused the keys; fix them and restart.",
     Pattern.RATE_LIMITED: "X says wait; posts are kept and sent later.",
     Pattern.ERROR: "Something failed; the journal says what.",
+    Pattern.STORAGE_FULL: "Disk full or read-only: confirmed posts wait in memory; free space.",
 }
 
 
