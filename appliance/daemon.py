@@ -28,6 +28,7 @@ from appliance.events import (
     DeletePost,
     DiscardRequested,
     Log,
+    MicrophoneState,
     MuteChanged,
     MuteToggled,
     QueuePost,
@@ -56,6 +57,9 @@ STUCK_AFTER_SECONDS = 15.0
 STORE_RETRY_SECONDS = 2.0
 # How often the main loop checks that the control socket's thread still serves.
 CONTROL_CHECK_SECONDS = 1.0
+# A capture read blocked this long: the device stopped delivering (shown, not fatal;
+# the watchdog restarts the daemon if it stays blocked past STUCK_AFTER_SECONDS).
+MICROPHONE_SILENT_SECONDS = 5.0
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 
 
@@ -121,6 +125,7 @@ class Daemon:
         self._control: ControlServer | None = None
         self._control_checked_at = 0.0
         self.workers: list[Supervised] = []
+        self._microphone_stalled = False
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; DaemonFailed (after an orderly stop) if the main loop fails."""
@@ -181,6 +186,7 @@ class Daemon:
                 event = Tick()
             self.handle(event)
             self._check_control(stop)
+            self._check_microphone()
             if interval is not None and clock() >= next_ping and self._making_progress():
                 self.parts.notifier.watchdog()
                 next_ping = clock() + interval
@@ -213,6 +219,22 @@ class Daemon:
         )
         self._close_control()
         self._start_control()
+
+    def _check_microphone(self) -> None:
+        """Report a capture read that blocks: no audio at all is a fault, too."""
+        is_stalled = self.microphone.stalled_seconds(time.monotonic()) > MICROPHONE_SILENT_SECONDS
+        if is_stalled == self._microphone_stalled:
+            return
+        self._microphone_stalled = is_stalled
+        if is_stalled:
+            detail = (
+                f"microphone {self.settings.audio.device!r}: no audio for "
+                f"{MICROPHONE_SILENT_SECONDS:g} s; the capture device stopped delivering"
+            )
+            log.warning("%s", detail, extra={"APPLIANCE_EVENT": "microphone_error"})
+            self.events.put(MicrophoneState(False, detail))
+        else:
+            self.events.put(MicrophoneState(True))
 
     def _close_control(self) -> None:
         control, self._control = self._control, None
