@@ -37,8 +37,9 @@ PACE_WINDOW_SECONDS = 10.0
 SILENT_LIMIT_SECONDS = 5.0
 # After a stream fault, the microphone counts as good again after this much live audio.
 STREAM_OK_SECONDS = 1.0
-# Opening a device can block inside alsa-lib while holding the GIL (a file-plugin FIFO
-# without a writer, a wedged driver), freezing every thread. So a child process opens
+# Opening a device can block inside alsa-lib while holding the GIL (pyalsaaudio calls
+# snd_pcm_open without releasing it; read() and close() do release it): a file-plugin FIFO
+# without a writer or a wedged driver would freeze every thread. So a child process opens
 # it first; only if that finishes within this time is it opened here.
 OPEN_TIMEOUT_SECONDS = 5.0
 # What the child runs: open the capture PCM as Microphone.open does, close it, exit 0.
