@@ -11,9 +11,11 @@ import threading
 from collections.abc import Sequence
 
 from appliance import __version__
-from appliance.errors import ConfigError
+from appliance.errors import ConfigError, DaemonFailed, StorageError
 
-EX_OK, EX_FAIL, EX_USAGE, EX_CONFIG = 0, 1, 64, 78
+# sysexits.h. Only EX_CONFIG stops systemd's restarts (RestartPreventExitStatus=78):
+# a full disk (EX_TEMPFAIL) or a failed main loop (EX_SOFTWARE) is restarted.
+EX_OK, EX_FAIL, EX_USAGE, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 64, 70, 75, 78
 
 log = logging.getLogger("appliance")
 
@@ -228,6 +230,14 @@ def _run(config_arg: str | None) -> int:
         log.error("Configuration error: %s", error, extra={"APPLIANCE_EVENT": "config_error"})
         notifier.status(f"Configuration error: {error}")
         return EX_CONFIG
+    except StorageError as error:
+        log.error(
+            "Storage error: %s; free space or fix the file, the service restarts by itself",
+            error,
+            extra={"APPLIANCE_EVENT": "storage_error"},
+        )
+        notifier.status(f"Storage error: {error}")
+        return EX_TEMPFAIL
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -236,7 +246,10 @@ def _run(config_arg: str | None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    daemon.run(stop)
+    try:
+        daemon.run(stop)
+    except DaemonFailed:
+        return EX_SOFTWARE  # already logged with its traceback; systemd restarts us
     return EX_OK
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +142,32 @@ _URL_SCHEMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Numbers beyond these are typos, and some (a timeout of 1e300 s) overflow the OS's
+# own limits deep inside a thread; nan and inf are never accepted.
+_MAX_NUMBER = 1_000_000
+# Zero would spin, hang or never act (a timeout of 0 retries forever, at most 0
+# sessions a minute never listens); every other number may be 0.
+_POSITIVE = {
+    "assemblyai.reconnect_max_seconds",
+    "assemblyai.connect_timeout_seconds",
+    "assemblyai.terminate_timeout_seconds",
+    "assemblyai.idle_close_seconds",
+    "assemblyai.opens_per_minute",
+    "assemblyai.ping_interval_seconds",
+    "assemblyai.ping_timeout_seconds",
+    "assemblyai.rotate_after_seconds",
+    "x.request_timeout_seconds",
+    "x.retry_max_seconds",
+    "gpio.hold_seconds",
+    "gpio.long_hold_seconds",
+    "confirm.candidate_window_seconds",
+    "control.request_timeout_seconds",
+}
+_PATHS = ("audio.device", "state.dir", "control.socket")
+# AF_UNIX's sun_path holds 108 bytes, the final NUL included.
+_MAX_SOCKET_PATH_BYTES = 107
+
+
 def config_path(cli_path: str | None, environ: Mapping[str, str]) -> Path:
     """`--config`, else `$APPLIANCE_CONFIG`, else /etc/appliance/appliance.toml."""
     if cli_path:
@@ -159,6 +187,14 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(where, "(file)", "a configuration file; it does not exist") from None
     except PermissionError:
         raise ConfigError(where, "(file)", "a readable file; permission denied") from None
+    except IsADirectoryError:
+        raise ConfigError(where, "(file)", "a configuration file; this is a directory") from None
+    except OSError as error:
+        raise ConfigError(where, "(file)", f"a readable file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            where, "(syntax)", f"UTF-8 text; byte {error.start} is not UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(where, "(syntax)", f"valid TOML: {error}") from None
     return settings_from_dict(document, where)
@@ -195,28 +231,73 @@ def _check_value(dotted: str, kind: type, value: object, where: str) -> object:
         if not isinstance(value, bool):
             raise ConfigError(where, dotted, f"true or false, not {value!r}")
         return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(where, dotted, f"a whole number >= 0, not {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(where, dotted, f"a number of seconds >= 0, not {value!r}")
-        if dotted == "gpio.brightness" and value > 1:
-            raise ConfigError(where, dotted, f"a number from 0 to 1, not {value!r}")
-        return float(value)
+    if kind is int or kind is float:
+        return _check_number(dotted, kind, value, where)
     if not isinstance(value, str):
-        raise ConfigError(where, dotted, f"a string in quotes, not {value!r}")
+        raise ConfigError(where, dotted, f"a string in quotes, not {_short(value)}")
+    return _check_text(dotted, value, where)
+
+
+def _check_number(dotted: str, kind: type, value: object, where: str) -> int | float:
+    least = "> 0" if dotted in _POSITIVE else ">= 0"
+    what = "a whole number" if kind is int else "a number of seconds"
+    allowed = (int,) if kind is int else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, allowed)
+        or not math.isfinite(value)  # TOML has nan and inf
+        or not 0 <= value <= _MAX_NUMBER
+        or (least == "> 0" and value == 0)
+    ):
+        raise ConfigError(
+            where, dotted, f"{what} {least} and at most {_MAX_NUMBER}, not {_short(value)}"
+        )
+    if dotted == "gpio.brightness" and value > 1:
+        raise ConfigError(where, dotted, f"a number from 0 to 1, not {value!r}")
+    return float(value) if kind is float else value
+
+
+def _check_text(dotted: str, value: str, where: str) -> str:
+    # A NUL cuts a path short in C; a newline forges log lines; a lone surrogate
+    # cannot become a file name.
+    if not value.isprintable():
+        raise ConfigError(where, dotted, f"text without control characters, not {_short(value)}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(where, dotted, f"valid text, not {_short(value)}") from None
     if dotted in _CHOICES and value not in _CHOICES[dotted]:
         choices = ", ".join(repr(c) for c in _CHOICES[dotted])
         raise ConfigError(where, dotted, f"one of {choices}, not {value!r}")
-    if dotted in _URL_SCHEMES and not value.startswith(_URL_SCHEMES[dotted]):
-        raise ConfigError(
-            where, dotted, f"a URL starting with {' or '.join(_URL_SCHEMES[dotted])}, not {value!r}"
-        )
-    if dotted in ("audio.device", "state.dir", "control.socket") and not value:
+    if dotted in _URL_SCHEMES:
+        _check_url(dotted, value, where)
+    if dotted in _PATHS and not value:
         raise ConfigError(where, dotted, "a non-empty string")
+    if dotted == "control.socket" and len(os.fsencode(value)) > _MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            where, dotted, f"a path of at most {_MAX_SOCKET_PATH_BYTES} bytes (a socket's limit)"
+        )
     return value
+
+
+def _check_url(dotted: str, value: str, where: str) -> None:
+    schemes = _URL_SCHEMES[dotted]
+    expected = f"a URL starting with {' or '.join(schemes)} and naming a host, not {value!r}"
+    if not value.startswith(schemes) or " " in value:
+        raise ConfigError(where, dotted, expected)
+    try:
+        parts = urllib.parse.urlsplit(value)
+        _ = parts.port  # raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        raise ConfigError(where, dotted, expected) from None
+    if not parts.hostname:
+        raise ConfigError(where, dotted, expected)
+
+
+def _short(value: object) -> str:
+    """A value for a message: a fuzzed or mistaken one may be huge."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ---- credentials ---------------------------------------------------------------
@@ -261,8 +342,15 @@ def load_credentials(
             ) from None
         except OSError as error:
             raise ConfigError(str(path), name, f"a readable file: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                str(path), name, f"the key as UTF-8 text; byte {error.start} is not UTF-8"
+            ) from None
         if not value:
             raise ConfigError(str(path), name, "the key in this file; the file is empty")
+        if not value.isprintable():
+            # A newline or NUL inside a key would corrupt the HTTP headers it goes into.
+            raise ConfigError(str(path), name, "the key on one line, without control characters")
         values[name] = value
     return Credentials(values, str(directory))
 

@@ -84,6 +84,10 @@ class ControlServer:
         self._thread = threading.Thread(target=self._accept, name="control", daemon=True)
         self._thread.start()
 
+    def is_serving(self) -> bool:
+        """True while the accepting thread runs (the daemon restarts a server that died)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         self._stopping.set()
         if self._thread is not None:
@@ -154,20 +158,30 @@ class ControlServer:
         return buffer.split(b"\n", 1)[0], ""
 
     def _answer(self, line: bytes) -> dict[str, Any]:
-        try:
-            request = json.loads(line)
-        except (UnicodeDecodeError, ValueError):
-            return _error('not JSON: send {"command": "status"} and a newline')
-        if not isinstance(request, dict) or set(request) != {"command"}:
-            return _error('expected an object with one key, "command"')
-        command = request["command"]
-        if command not in COMMANDS:
-            return _error(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
+        command, problem = parse_request(line)
+        if problem:
+            return _error(problem)
         try:
             return self._handle(command)
         except Exception as error:  # a bug here must not kill the socket thread
             log.exception("The control command %r failed", command)
             return _error(f"{command} failed: {error}")
+
+
+def parse_request(line: bytes) -> tuple[str, str]:
+    """The command a request line names, or "" and what is wrong with it (any bytes)."""
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        # RecursionError: 1 KiB of "[" nests deeper than json's C parser allows.
+        return "", 'not JSON: send {"command": "status"} and a newline'
+    if not isinstance(request, dict) or set(request) != {"command"}:
+        return "", 'expected an object with one key, "command"'
+    command = request["command"]
+    if not isinstance(command, str) or command not in COMMANDS:
+        shown = repr(command) if len(repr(command)) <= 40 else repr(command)[:37] + "..."
+        return "", f"unknown command {shown}; expected one of {', '.join(COMMANDS)}"
+    return command, ""
 
 
 def _error(message: str) -> dict[str, Any]:

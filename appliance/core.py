@@ -30,6 +30,7 @@ from appliance.events import (
     PostResult,
     SentenceFinished,
     SetMuted,
+    StorageState,
     Tick,
 )
 from appliance.leds import Pattern
@@ -89,6 +90,8 @@ class State:
     flash: Pattern | None = None
     flash_until: float = 0.0
     is_muted: bool = False  # privacy: no speech session, nothing can be confirmed
+    storage_problem: str = ""  # why the outbox cannot be written, "" when it can
+    posts_held: int = 0  # confirmed posts waiting in memory for the outbox
 
 
 def step(
@@ -149,6 +152,9 @@ def step(
         return replace(state, session_id="", partial=""), []
     if isinstance(event, MicrophoneState):
         return replace(state, microphone_ok=event.is_ok, microphone_detail=event.detail), []
+    if isinstance(event, StorageState):
+        detail = "" if event.is_ok else event.detail or "cannot write"
+        return replace(state, storage_problem=detail, posts_held=event.held), []
     if isinstance(event, PostResult):
         return _on_post_result(state, event, now, settings)
     if isinstance(event, DeleteResult):
@@ -301,6 +307,8 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
         return Pattern.GRACE
     if state.is_muted:
         return Pattern.MUTED  # privacy first: the mute light is never hidden by another
+    if state.storage_problem:
+        return Pattern.STORAGE_FULL  # confirmed posts exist only in memory: say so first
     if state.x_needs_user or state.link_unauthorised:
         return Pattern.NOT_AUTHORISED
     if state.microphone_ok is False:
@@ -335,6 +343,11 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         )
     if state.is_muted:
         return "Muted: no audio leaves the device (long-hold the button or `appliance unmute`)"
+    if state.storage_problem:
+        return (
+            f"Storage full or read-only: {state.posts_held} confirmed post(s) held in memory "
+            f"until the outbox can be written ({state.storage_problem}); free space"
+        )
     if state.x_needs_user:
         return f"Cannot post: {state.x_needs_user}"
     if state.link_unauthorised:

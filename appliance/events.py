@@ -113,6 +113,15 @@ class MuteToggled:
 
 
 @dataclass(frozen=True)
+class StorageState:
+    """Whether the outbox can be written; `held` confirmed posts wait in memory until it can."""
+
+    is_ok: bool
+    detail: str = ""
+    held: int = 0
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed; lets the core expire candidates and end LED flashes."""
 
@@ -130,6 +139,7 @@ Event = (
     | MuteToggled
     | PostResult
     | DeleteResult
+    | StorageState
     | Tick
 )
 

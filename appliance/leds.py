@@ -41,6 +41,7 @@ class Pattern(enum.Enum):
     RATE_LIMITED = "rate_limited"
     OUT_OF_CREDITS = "out_of_credits"
     ERROR = "error"
+    STORAGE_FULL = "storage_full"
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     # Waiting for the user to pay, not for X: amber steady, red blinking slowly.
     Pattern.OUT_OF_CREDITS: {"amber": _on(BRIGHT), "red": _SLOW},
     Pattern.ERROR: {"red": _FAST},
+    # Red for trouble, amber hurrying you: posts are held in memory until there is room.
+    Pattern.STORAGE_FULL: {"red": _on(BRIGHT), "amber": _FAST},
 }
 
 WHITE = Colour("white", 1.0, 1.0, 1.0)
@@ -164,6 +167,7 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.RATE_LIMITED: (MAGENTA, _WAITING),
     Pattern.OUT_OF_CREDITS: (MAGENTA, _SLOW),
     Pattern.ERROR: (RED, _FAST),
+    Pattern.STORAGE_FULL: (RED, _CONNECTING),
 }
 
 _MEANING: dict[Pattern, str] = {
@@ -187,6 +191,7 @@ _MEANING: dict[Pattern, str] = {
         "X account out of credits: add credits; kept posts then go out by themselves."
     ),
     Pattern.ERROR: "Something failed; the journal says what.",
+    Pattern.STORAGE_FULL: "Disk full or read-only: confirmed posts wait in memory; free space.",
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +26,33 @@ PERIOD_BYTES = PERIOD_FRAMES * CHANNELS * SAMPLE_BYTES
 # slack before the driver overruns.
 PERIODS_PER_BUFFER = 10
 
+CHUNK_SECONDS = PERIOD_FRAMES / SAMPLE_RATE_HZ
+# A live microphone cannot deliver audio ahead of the clock by more than its
+# buffer (0.5 s, after a stall). Far more means the source is not live: the ALSA
+# file plugin whose input FIFO closed returns zeros ~500,000 times a second.
+AHEAD_LIMIT_SECONDS = 2.0
+# Measured over windows this long, so a USB clock slightly faster than ours never adds up.
+PACE_WINDOW_SECONDS = 10.0
+# Reads that return nothing for this long (a PCM that has stopped) count as a dead stream.
+SILENT_LIMIT_SECONDS = 5.0
+# After a stream fault, the microphone counts as good again after this much live audio.
+STREAM_OK_SECONDS = 1.0
+# Opening a device can block inside alsa-lib while holding the GIL (pyalsaaudio calls
+# snd_pcm_open without releasing it; read() and close() do release it): a file-plugin FIFO
+# without a writer or a wedged driver would freeze every thread. So a child process opens
+# it first; only if that finishes within this time is it opened here.
+OPEN_TIMEOUT_SECONDS = 5.0
+# What the child runs: open the capture PCM as Microphone.open does, close it, exit 0.
+_PROBE = (
+    "import sys, alsaaudio\n"
+    "alsaaudio.PCM(type=alsaaudio.PCM_CAPTURE, mode=alsaaudio.PCM_NORMAL, rate=16000,"
+    " channels=1, format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=800, periods=10,"
+    " device=sys.argv[1]).close()\n"
+)
+
 PcmFactory = Callable[..., Any]
+Probe = Callable[[str, float], None]
+log = logging.getLogger(__name__)
 
 
 class MicrophoneError(ApplianceError):
@@ -43,12 +72,40 @@ class MicrophoneError(ApplianceError):
         return cls(device, reason)
 
 
+class StreamError(MicrophoneError):
+    """The device is open but its audio is not a live stream (too fast, or none at all)."""
+
+
+def probe_open(device: str, timeout_seconds: float = OPEN_TIMEOUT_SECONDS) -> None:
+    """Open and close `device` in a child process; MicrophoneError if that hangs.
+
+    A quick failure is not reported here: the in-process open that follows fails
+    the same way, in ALSA's own words.
+    """
+    try:
+        subprocess.run(
+            [sys.executable, "-c", _PROBE, device],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout_seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        raise MicrophoneError(
+            device, f"opening the device did not finish within {timeout_seconds:g} s"
+        ) from None
+
+
 def _advice(reason: str, is_busy: bool) -> str:
+
     if is_busy:
         return "another program holds the sound card (arecord, PulseAudio, PipeWire?); stop it"
     lowered = reason.lower()
     if "no such" in lowered or "unknown" in lowered:
         return "is the microphone plugged in? `appliance devices` lists names for [audio] device"
+    if "real time" in lowered or "no audio" in lowered or "did not finish" in lowered:
+        return "reopening it; if this stays, replug the microphone or check [audio] device"
     if "16 khz" in lowered:
         return 'use the "plughw:CARD=<name>,DEV=0" form, which converts rate and channels'
     return "see `appliance devices` and check [audio] device"
@@ -149,11 +206,16 @@ class CaptureLoop:
         clock: Callable[[], float] = time.monotonic,
         retry_min_seconds: float = 1.0,
         retry_max_seconds: float = 30.0,
+        probe: Probe | None = None,
+        open_timeout_seconds: float = OPEN_TIMEOUT_SECONDS,
     ) -> None:
         self.device = device
         self._on_audio = on_audio  # must not block for long: it runs on the capture thread
         self._emit = emit
         self._pcm_factory = pcm_factory
+        # Only a real ALSA device is probed; a stand-in PCM at the seam cannot hang.
+        self._probe = probe or (probe_open if pcm_factory is alsaaudio.PCM else None)
+        self.open_timeout_seconds = open_timeout_seconds
         self._clock = clock
         self.retry_min_seconds = retry_min_seconds
         self.retry_max_seconds = retry_max_seconds
@@ -162,6 +224,8 @@ class CaptureLoop:
         self._closed_overrun_count = 0
         self._microphone: Microphone | None = None
         self._failure_reported = ""  # the reason last emitted, so retries stay quiet
+        self._stream_fault = False  # the last failure was a dead stream: wait for live audio
+        self._is_reading = False
 
     @property
     def overrun_count(self) -> int:
@@ -184,10 +248,13 @@ class CaptureLoop:
             self.last_progress_at = self._clock()
             microphone = Microphone(self.device, self._pcm_factory)
             try:
+                if self._probe is not None:
+                    self._probe(self.device, self.open_timeout_seconds)
                 microphone.open()
                 self._microphone = microphone
-                self._failure_reported = ""
-                self._emit(MicrophoneState(True))
+                if not self._stream_fault:
+                    self._failure_reported = ""
+                    self._emit(MicrophoneState(True))
                 if self._pump(microphone, stop):
                     # Reset only once audio really flowed: a device that opens and
                     # then fails at once must still back off.
@@ -204,27 +271,80 @@ class CaptureLoop:
             retry_seconds = min(retry_seconds * 2, self.retry_max_seconds)
 
     def _pump(self, microphone: Microphone, stop: threading.Event) -> bool:
-        """Hand chunks to on_audio until stop; True if at least one chunk was read."""
+        """Hand chunks to on_audio until stop; True if live audio flowed."""
         has_read = False
+        pace = _Pace(self._clock())
         try:
             while not stop.is_set():
-                chunk = microphone.read()
-                self.last_progress_at = self._clock()
+                self._is_reading = True
+                try:
+                    chunk = microphone.read()
+                finally:
+                    self._is_reading = False
+                now = self.last_progress_at = self._clock()
                 if chunk is None:
+                    pace.check_silence(self.device, now)
                     continue
+                pace.check_chunk(self.device, now)
+                if self._stream_fault and pace.live_seconds(now) >= STREAM_OK_SECONDS:
+                    self._stream_fault = False
+                    self._failure_reported = ""
+                    self._emit(MicrophoneState(True))
                 has_read = True
                 self.frames_read += len(chunk) // (CHANNELS * SAMPLE_BYTES)
                 self._on_audio(chunk)
+        except StreamError as error:
+            self._stream_fault = True
+            self._report(error)
+            return False  # back off: reopening at once would spin the same way
         except MicrophoneError as error:
             self._report(error)
         return has_read
+
+    def stalled_seconds(self, now: float) -> float:
+        """How long the current read has been blocked; 0 when not reading.
+
+        A read that never returns cannot be noticed on this thread: the daemon asks.
+        """
+        return now - self.last_progress_at if self._is_reading else 0.0
 
     def _report(self, error: MicrophoneError) -> None:
         # Once per distinct reason: an absent microphone retried every 30 s for a
         # day must not flood the journal or flicker the LEDs.
         if error.reason != self._failure_reported:
             self._failure_reported = error.reason
+            log.warning(
+                "%s", error, extra={"APPLIANCE_EVENT": "microphone_error", "DEVICE": self.device}
+            )
             self._emit(MicrophoneState(False, str(error)))
+
+
+class _Pace:
+    """Whether audio arrives as a live microphone's does: at the clock's pace, and at all."""
+
+    def __init__(self, now: float) -> None:
+        self.opened_at = now
+        self.window_start = now
+        self.audio_seconds = 0.0  # in the current window
+        self.last_chunk_at = now
+
+    def check_chunk(self, device: str, now: float) -> None:
+        if now - self.window_start >= PACE_WINDOW_SECONDS:
+            self.window_start, self.audio_seconds = now, 0.0
+        self.audio_seconds += CHUNK_SECONDS
+        self.last_chunk_at = now
+        if self.audio_seconds - (now - self.window_start) > AHEAD_LIMIT_SECONDS:
+            raise StreamError(
+                device,
+                "audio arrives faster than real time: the capture source stopped delivering",
+            )
+
+    def check_silence(self, device: str, now: float) -> None:
+        if now - self.last_chunk_at > SILENT_LIMIT_SECONDS:
+            raise StreamError(device, f"no audio for {SILENT_LIMIT_SECONDS:g} s")
+
+    def live_seconds(self, now: float) -> float:
+        return now - self.opened_at
 
 
 def list_devices(alsa: ModuleType = alsaaudio) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -34,6 +36,21 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 """
 
 
+def _create_private(path: Path) -> None:
+    """The directory 0700 and the database 0600: posts not yet sent are nobody else's.
+
+    Outside systemd (whose UMask=0077 does the same) the umask is usually 022, which
+    would leave the outbox world-readable. SQLite gives its -wal and -shm files the
+    database file's mode.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # not ours (another user's outbox): leave it
+            if name.exists() and name.stat().st_mode & 0o077:
+                name.chmod(0o600)
+
+
 @dataclass(frozen=True)
 class Entry:
     id: int
@@ -52,7 +69,7 @@ class Outbox:
     """A SQLite outbox (WAL, synchronous=FULL: a returned add() survives a power cut)."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         self._clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -60,6 +77,13 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+
+    def check_writable(self) -> None:
+        """Raise sqlite3.Error unless a write lands: SQLite opens a read-only or immutable
+        file without a word and fails only at the first write."""
+        with self._lock:
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            self._db.execute(f"PRAGMA user_version = {version}")
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
@@ -73,6 +74,28 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# C0 and C1 controls (newline, carriage return, escape...), Unicode's line and
+# paragraph separators and the bidirectional overrides: each could make a heard
+# sentence look like another log line, or reorder what the reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    r"""`text` on one line: "\n" and friends become visible escapes (\n, \x1b, \u2028)."""
+    return _UNSAFE.sub(lambda match: match[0].encode("unicode_escape").decode("ascii"), text)
+
+
+class EscapeControls(logging.Filter):
+    """One record, one line: a transcript with a newline cannot forge another log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        escaped = escape_controls(text)
+        if escaped != text:
+            record.msg, record.args = escaped, None
+        return True
+
+
 class _StderrFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         event = getattr(record, "APPLIANCE_EVENT", "")
@@ -92,6 +115,7 @@ def configure_logging(
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_StderrFormatter())
     handler.addFilter(redact)
+    handler.addFilter(EscapeControls())  # after redacting, which compares the raw text
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

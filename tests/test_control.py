@@ -8,12 +8,15 @@ import stat
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from appliance import cli
 from appliance.control import (
     MAX_REQUEST_BYTES,
     ControlError,
     ControlServer,
+    parse_request,
     request,
 )
 from appliance.control_replies import format_status, status_reply
@@ -193,3 +196,50 @@ def test_the_daemon_answers_status_confirm_and_a_refused_confirm(tmp_path, capsy
         assert wait_until(lambda: box.daemon.state.posts_in_flight == 0, 10)
         assert cli.main(["status", "--config", config]) == 0
         assert "1 posted" in capsys.readouterr().out
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.binary(max_size=MAX_REQUEST_BYTES)
+    | _JSON.map(lambda value: json.dumps(value).encode())
+    | _JSON.map(lambda value: json.dumps({"command": value}).encode())
+)
+def test_fuzz_any_request_line_gives_a_command_or_a_reason(line):
+    command, problem = parse_request(line)
+    assert (command in ("status", "confirm", "cancel", "mute", "unmute")) != bool(problem)
+    assert len(problem) < 200
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * MAX_REQUEST_BYTES,  # deeper than json's parser recurses
+        b'{"command": ' + b"[" * 1000 + b"\n",
+        b"\xff\xfe\x00{\x00\n",  # a UTF-16 byte-order mark, then garbage
+        b'{"command": {"status": 1}}\n',
+        b'{"command": "' + b"a" * 900 + b'"}\n',
+    ],
+)
+def test_hostile_requests_get_a_clear_reply_and_the_server_survives(server, payload):
+    reply = raw(server.path, payload)
+    assert reply["ok"] is False and reply["error"]
+    assert len(reply["error"]) < 200
+    assert raw(server.path, b'{"command": "status"}\n')["ok"] is True
+    assert server.handler.commands == ["status"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=1, max_size=MAX_REQUEST_BYTES + 8))
+def test_fuzz_random_bytes_on_the_live_socket_always_get_a_json_reply(tmp_path_factory, payload):
+    path = tmp_path_factory.mktemp("fuzz") / "control.sock"
+    with ControlServer(path, Recorder(), request_timeout_seconds=0.5) as running:
+        reply = raw(running.path, payload)
+        assert set(reply) == {"ok", "error"} or reply["ok"] is True
+        assert raw(running.path, b'{"command": "status"}\n')["ok"] is True

@@ -108,3 +108,27 @@ def test_counts_cover_the_whole_outbox(tmp_path):
             outbox.mark_posted(entry_id, str(entry_id))
         outbox.mark_failed(ids[-1], "X said no")
         assert outbox.counts() == {POSTED: 1100, QUEUED: 99, FAILED: 1}
+
+
+def test_outside_systemd_the_outbox_is_private_whatever_the_umask(tmp_path):
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # a login shell's: files 0644, directories 0755
+    try:
+        path = tmp_path / "state" / "outbox.sqlite3"
+        with Outbox(path) as outbox:
+            outbox.add("Not for the other users of this machine.", "button")
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert modes == {
+            "outbox.sqlite3": 0o600,
+            "outbox.sqlite3-wal": 0o600,
+            "outbox.sqlite3-shm": 0o600,
+        } or modes == {"outbox.sqlite3": 0o600}, modes
+        # An outbox an older version left world-readable is tightened when opened.
+        path.chmod(0o644)
+        Outbox(path).close()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)
