@@ -71,23 +71,21 @@ class Poster:
         self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
-        watcher = threading.Thread(
-            target=self._abort_on, args=(stop,), name="poster-stop", daemon=True
-        )
-        watcher.start()
+        abort = self._abort
+        if abort is not None:
+
+            def abort_on_stop() -> None:
+                # This thread may be inside a request to X then; only another can end it.
+                stop.wait()
+                abort()
+
+            threading.Thread(target=abort_on_stop, name="poster-stop", daemon=True).start()
         self.recover()
         while not stop.is_set():
             self.last_progress_at = time.monotonic()
             if self.delete_due() or self.send_next():
                 continue
             self._wait(stop)
-        watcher.join(STOP_CHECK_SECONDS)
-
-    def _abort_on(self, stop: threading.Event) -> None:
-        # The poster thread may be inside a request to X; only another thread can end it.
-        stop.wait()
-        if self._abort is not None:
-            self._abort()
 
     def recover(self) -> None:
         """After a crash or power cut: entries caught in 'sending' are sent again."""
