@@ -39,8 +39,8 @@ class Pattern(enum.Enum):
     RECONNECTING = "reconnecting"
     NOT_AUTHORISED = "not_authorised"
     RATE_LIMITED = "rate_limited"
-    ERROR = "error"
     STORAGE_FULL = "storage_full"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ class Supervised:
         self._thread.start()
 
     def join(self, timeout_seconds: float) -> None:
-        self._thread.join(timeout_seconds)
+        if self._thread.ident is not None:  # never started: start-up failed before it
+            self._thread.join(timeout_seconds)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
