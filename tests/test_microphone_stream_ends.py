@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,7 @@ from appliance.simulated_mic import (
     device_name,
 )
 from tests.conftest import wait_until
+from tests.service_process import running_service
 from tests.speech_audio import tone
 from tests.test_microphone import (  # simmic_config: the same ALSA file-plugin PCM, autouse
     GOOD_INFO,
@@ -174,4 +176,22 @@ def test_the_daemon_reports_a_read_that_never_returns(tmp_path, monkeypatch):
         assert wait_until(lambda: daemon.state.microphone_ok is True, 10)
     finally:
         release.set()
+        box.stop()
+
+
+def test_sigterm_exits_0_promptly_while_the_capture_read_blocks_for_good(tmp_path):
+    """A FIFO whose writer never writes: the capture thread sits in read() for ever."""
+    box = Sandbox([], directory=tmp_path, device=device_name("simmic", tmp_path / "mute.fifo"))
+    os.mkfifo(tmp_path / "mute.fifo")
+    writer = os.open(tmp_path / "mute.fifo", os.O_RDWR)  # a writer that stays silent
+    box.start_standins()
+    try:
+        with running_service(box, tmp_path) as (process, notify):
+            assert wait_until(
+                lambda: any("no audio for 5 s" in m for m in notify.messages), WAIT_SECONDS
+            ), notify.messages
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+    finally:
+        os.close(writer)
         box.stop()

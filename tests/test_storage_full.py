@@ -24,8 +24,8 @@ from appliance.leds import Pattern
 from appliance.outbox import FILE_NAME, POSTED, Outbox
 from appliance.sandbox import Sandbox, write_config
 from tests.conftest import wait_until
+from tests.service_process import running_service
 from tests.test_posting_daemon import Box
-from tests.test_run_command import NotifySocket
 
 EX_TEMPFAIL, EX_CONFIG = 75, 78
 DISK_BYTES = 512 * 1024
@@ -200,33 +200,22 @@ def test_the_running_daemon_survives_a_full_disk_and_sigterm_exits_0(disk, tmp_p
         },
     )
     box.start_standins()
-    write_config(box.config_path, **box.sections())
-    notify = NotifySocket(tmp_path / "notify")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "run", "--config", str(box.config_path)],
-        env={**os.environ, "NOTIFY_SOCKET": notify.path},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert wait_until(lambda: "READY=1" in notify.messages, 20), notify.messages
-        disk.fill()
-        box.say(speak("Mondays are the worst.") + speak("Tweet that."))
-        assert wait_until(
-            lambda: any(m.startswith("STATUS=Storage full") for m in notify.messages), 40
-        ), notify.messages
-        assert request(box.dir / "control.sock", "status")["led"] == "storage_full"
-        disk.free()
-        assert box.x.wait_for_posts(1, 20)
-        assert [post.text for post in box.x.posts] == ["Mondays are the worst."]
-        disk.fill()  # full again; the daemon keeps running and stops cleanly
-        time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(20) == 0
+        with running_service(box, tmp_path) as (process, notify):
+            disk.fill()
+            box.say(speak("Mondays are the worst.") + speak("Tweet that."))
+            assert wait_until(
+                lambda: any(m.startswith("STATUS=Storage full") for m in notify.messages), 40
+            ), notify.messages
+            assert request(box.dir / "control.sock", "status")["led"] == "storage_full"
+            disk.free()
+            assert box.x.wait_for_posts(1, 20)
+            assert [post.text for post in box.x.posts] == ["Mondays are the worst."]
+            disk.fill()  # full again; the daemon keeps running and stops cleanly
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-        notify.close()
         box.stop()
     log = process.stderr.read()
     assert "[storage_full]" in log and "[storage_ok]" in log
