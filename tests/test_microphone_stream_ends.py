@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,20 @@ def test_opening_a_device_that_blocks_does_not_freeze_the_process(tmp_path):
     beats, reported = done.stdout.splitlines()[:2]
     assert int(beats) > 50, "the main thread hardly ran"
     assert "did not finish within 0.5 s" in reported
+    # The probe the child was waiting on when it exited ends by itself: no stray process.
+    assert wait_until(lambda: not _processes_naming(str(fifo)), WAIT_SECONDS)
+
+
+def _processes_naming(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if any(text.encode() in word for word in words):
+            found.append(cmdline.parent.name)
+    return found
 
 
 def test_audio_far_ahead_of_the_clock_is_a_dead_stream_and_backs_off():
