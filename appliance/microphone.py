@@ -242,8 +242,9 @@ class CaptureLoop:
         Returns within about one period (50 ms) of `stop` being set: a read blocks
         only until the driver has a period. The exception is the ALSA file plugin
         on a FIFO (tests, demo mode): a read waits for the writer's next write, and
-        with no writer at all the open itself blocks, holding the GIL, so the whole
-        process stalls; RealtimeFeeder holds the write end open to prevent that.
+        with no writer at all the open itself blocks, holding the GIL; the probe in a
+        child process turns that into an error after open_timeout_seconds instead of
+        a stalled process (RealtimeFeeder holds the write end open so it never comes to it).
         Real hw/plughw devices open non-blocking (alsa-lib's default), so a busy
         card fails at once instead of waiting.
         """
