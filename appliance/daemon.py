@@ -142,20 +142,8 @@ class Daemon:
             cleanup.callback(self.outbox.close)
             cleanup.callback(self.panel.close)
             cleanup.callback(self._close_control)
-            self._start_control()
-            for worker in self.workers:
-                worker.start()
-            self.panel.show(Pattern.STARTING)
-            notifier.ready()
-            log.info(
-                "Started: microphone %s, speech %s, X %s",
-                self.settings.audio.device,
-                self.settings.assemblyai.url,
-                "dry run" if self.settings.x.dry_run else self.settings.x.api_url,
-                extra={"APPLIANCE_EVENT": "started"},
-            )
             try:
-                self._loop(stop)
+                self._start(stop)
             except Exception as error:  # noqa: BLE001 - a bug: stop in order, let systemd restart
                 failure = error
                 log.critical(
@@ -176,6 +164,22 @@ class Daemon:
             log.info("Stopped", extra={"APPLIANCE_EVENT": "stopped"})
         if failure is not None:
             raise DaemonFailed(f"the main loop failed: {type(failure).__name__}: {failure}")
+
+    def _start(self, stop: threading.Event) -> None:
+        """Start every thread, say so, and run the main loop until `stop`."""
+        self._start_control()
+        for worker in self.workers:
+            worker.start()
+        self.panel.show(Pattern.STARTING)
+        self.parts.notifier.ready()
+        log.info(
+            "Started: microphone %s, speech %s, X %s",
+            self.settings.audio.device,
+            self.settings.assemblyai.url,
+            "dry run" if self.settings.x.dry_run else self.settings.x.api_url,
+            extra={"APPLIANCE_EVENT": "started"},
+        )
+        self._loop(stop)
 
     def _loop(self, stop: threading.Event) -> None:
         clock = self.parts.clock

@@ -14,7 +14,7 @@ from appliance.daemon import Parts
 from appliance.demo_view import DemoView, watch_changes, watch_leds
 from appliance.panel import led_pins_for
 from appliance.sandbox import Sandbox
-from appliance.systemd_io import Notifier
+from appliance.systemd_io import EscapeControls, Notifier
 
 SENTENCE_TIMEOUT_SECONDS = 30.0
 PAUSE_SECONDS = 1.5
@@ -172,6 +172,7 @@ def _quiet_logging(view: DemoView) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+    view.addFilter(EscapeControls())  # a transcript's newline stays on its line here too
     root.addHandler(view)
     root.setLevel(logging.INFO)
     for noisy in ("websockets", "websocket", "urllib3", "tweepy", "oauthlib", "requests_oauthlib"):

@@ -40,8 +40,8 @@ class Pattern(enum.Enum):
     NOT_AUTHORISED = "not_authorised"
     RATE_LIMITED = "rate_limited"
     OUT_OF_CREDITS = "out_of_credits"
-    ERROR = "error"
     STORAGE_FULL = "storage_full"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import sys
 import threading
@@ -43,8 +44,11 @@ STREAM_OK_SECONDS = 1.0
 # it first; only if that finishes within this time is it opened here.
 OPEN_TIMEOUT_SECONDS = 5.0
 # What the child runs: open the capture PCM as Microphone.open does, close it, exit 0.
+# Its own alarm ends it even if the daemon is gone by then (stopped while the child
+# waits): SIGALRM's default action kills a process blocked in open(2) too.
 _PROBE = (
-    "import sys, alsaaudio\n"
+    "import signal, sys, alsaaudio\n"
+    "signal.alarm(int(sys.argv[2]))\n"
     "alsaaudio.PCM(type=alsaaudio.PCM_CAPTURE, mode=alsaaudio.PCM_NORMAL, rate=16000,"
     " channels=1, format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=800, periods=10,"
     " device=sys.argv[1]).close()\n"
@@ -84,7 +88,7 @@ def probe_open(device: str, timeout_seconds: float = OPEN_TIMEOUT_SECONDS) -> No
     """
     try:
         subprocess.run(
-            [sys.executable, "-c", _PROBE, device],
+            [sys.executable, "-c", _PROBE, device, str(math.ceil(timeout_seconds) + 1)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -238,8 +242,9 @@ class CaptureLoop:
         Returns within about one period (50 ms) of `stop` being set: a read blocks
         only until the driver has a period. The exception is the ALSA file plugin
         on a FIFO (tests, demo mode): a read waits for the writer's next write, and
-        with no writer at all the open itself blocks, holding the GIL, so the whole
-        process stalls; RealtimeFeeder holds the write end open to prevent that.
+        with no writer at all the open itself blocks, holding the GIL; the probe in a
+        child process turns that into an error after open_timeout_seconds instead of
+        a stalled process (RealtimeFeeder holds the write end open so it never comes to it).
         Real hw/plughw devices open non-blocking (alsa-lib's default), so a busy
         card fails at once instead of waiting.
         """

@@ -44,13 +44,17 @@ class Supervised:
         self.deaths = 0
         self.last_problem = ""
         self.last_progress_at = clock()
-        self._thread = threading.Thread(target=self._run, name=name)
+        # A daemon thread: one stuck in a device or network call that no timeout reaches
+        # must not keep the process alive after SIGTERM (the daemon joins each with a
+        # timeout first). What it was doing is safe to cut: the outbox is crash-safe.
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def join(self, timeout_seconds: float) -> None:
-        self._thread.join(timeout_seconds)
+        if self._thread.ident is not None:  # never started: start-up failed before it
+            self._thread.join(timeout_seconds)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -66,6 +70,7 @@ class Supervised:
             self.deaths += 1
             if self._clock() - started_at >= HEALTHY_AFTER_SECONDS:
                 failures_in_a_row = 0
+                self.last_problem = ""  # a problem that comes back later is logged again
             failures_in_a_row += 1
             delay = backoff_seconds(
                 failures_in_a_row,

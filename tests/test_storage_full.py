@@ -24,8 +24,8 @@ from appliance.leds import Pattern
 from appliance.outbox import FILE_NAME, POSTED, Outbox
 from appliance.sandbox import Sandbox, write_config
 from tests.conftest import wait_until
+from tests.service_process import running_service
 from tests.test_posting_daemon import Box
-from tests.test_run_command import NotifySocket
 
 EX_TEMPFAIL, EX_CONFIG = 75, 78
 DISK_BYTES = 512 * 1024
@@ -75,12 +75,17 @@ def disk(tmp_path: Path) -> Iterator[Disk]:
     subprocess.run(["umount", "-R", "-l", str(mount_point)], capture_output=True, timeout=10)
 
 
-def test_a_post_confirmed_on_a_full_disk_is_held_shown_and_stored_once_there_is_room(disk):
-    box = Box(
+def _box_on(disk: Disk) -> Box:
+    """The daemon with its state directory on `disk`, posting at once, retrying X quickly."""
+    return Box(
         confirm={"grace_seconds": 0.0},
         x={"request_timeout_seconds": 2.0, "retry_max_seconds": 1.0},
         state={"dir": str(disk.mount_point / "state")},
     ).start()
+
+
+def test_a_post_confirmed_on_a_full_disk_is_held_shown_and_stored_once_there_is_room(disk):
+    box = _box_on(disk)
     try:
         daemon = box.daemon
         assert wait_until(lambda: all(w.is_alive() for w in daemon.workers), 10)
@@ -195,34 +200,46 @@ def test_the_running_daemon_survives_a_full_disk_and_sigterm_exits_0(disk, tmp_p
         },
     )
     box.start_standins()
-    write_config(box.config_path, **box.sections())
-    notify = NotifySocket(tmp_path / "notify")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "run", "--config", str(box.config_path)],
-        env={**os.environ, "NOTIFY_SOCKET": notify.path},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert wait_until(lambda: "READY=1" in notify.messages, 20), notify.messages
-        disk.fill()
-        box.say(speak("Mondays are the worst.") + speak("Tweet that."))
-        assert wait_until(
-            lambda: any(m.startswith("STATUS=Storage full") for m in notify.messages), 40
-        ), notify.messages
-        assert request(box.dir / "control.sock", "status")["led"] == "storage_full"
-        disk.free()
-        assert box.x.wait_for_posts(1, 20)
-        assert [post.text for post in box.x.posts] == ["Mondays are the worst."]
-        disk.fill()  # full again; the daemon keeps running and stops cleanly
-        time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(20) == 0
+        with running_service(box, tmp_path) as (process, notify):
+            disk.fill()
+            box.say(speak("Mondays are the worst.") + speak("Tweet that."))
+            assert wait_until(
+                lambda: any(m.startswith("STATUS=Storage full") for m in notify.messages), 40
+            ), notify.messages
+            assert request(box.dir / "control.sock", "status")["led"] == "storage_full"
+            disk.free()
+            assert box.x.wait_for_posts(1, 20)
+            assert [post.text for post in box.x.posts] == ["Mondays are the worst."]
+            disk.fill()  # full again; the daemon keeps running and stops cleanly
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-        notify.close()
         box.stop()
     log = process.stderr.read()
     assert "[storage_full]" in log and "[storage_ok]" in log
     assert "Traceback" not in log
+
+
+def test_the_poster_thread_outlives_a_disk_that_fills_between_attempts(disk):
+    box = _box_on(disk)
+    try:
+        daemon = box.daemon
+        poster = next(worker for worker in daemon.workers if worker.name == "poster")
+        box.x.inject("503", count=1000)  # X is down: the entry waits and is retried
+        box.hear("Sent once the disk has room.")
+        assert wait_until(lambda: daemon.state.candidate is not None, 5)
+        assert request(box.dir / "control.sock", "confirm")["ok"]
+        assert wait_until(lambda: box.daemon.state.x_problem != "", 10)
+
+        disk.fill()  # the poster's next write to the outbox fails
+        assert wait_until(lambda: poster.deaths >= 1, 15), poster.last_problem
+        assert "database or disk is full" in poster.last_problem
+        disk.free()
+        box.x._faults.clear()  # noqa: SLF001 - X is back
+        assert box.x.wait_for_posts(1, 40)
+        assert [post.text for post in box.x.posts] == ["Sent once the disk has room."]
+        assert poster.is_alive()
+    finally:
+        box.stop()
