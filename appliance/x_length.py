@@ -486,6 +486,12 @@ def _units(text: str) -> Iterator[tuple[int, int, bool]]:
         yield len(text), _plain_weight(text, position, len(text)), True
 
 
+def preload() -> None:
+    """Load the emoji and TLD data now rather than at the first measurement."""
+    _emoji()
+    _tlds()
+
+
 def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
