@@ -90,6 +90,7 @@ def preload() -> None:
 
 
 def normalize(text: str) -> str:
+    """`text` in Unicode NFC, as X measures it."""
     return unicodedata.normalize("NFC", text)
 
 
