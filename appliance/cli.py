@@ -182,6 +182,7 @@ def _check(config_arg: str | None) -> int:
     from appliance.config import config_path, load_settings
 
     # The length rules load their data (emoji sequences, TLDs) on first use: use them.
+    x_length.preload()
     x_length.weighted_length("example.com 😀")
     path = config_path(config_arg, os.environ)
     try:
@@ -195,6 +196,7 @@ def _check(config_arg: str | None) -> int:
 
 
 def _run(config_arg: str | None) -> int:
+    from appliance import x_length
     from appliance.config import config_path, load_credentials, load_settings, needed_credentials
     from appliance.daemon import Daemon, Parts
     from appliance.panel import make_pin_factory
@@ -226,6 +228,8 @@ def _run(config_arg: str | None) -> int:
             watchdog_interval_seconds=watchdog_interval_seconds(os.environ, os.getpid()),
         )
         daemon = Daemon(settings, credentials, parts)
+        # Now, not on the main loop at the first confirmation (tens of ms on a Pi).
+        x_length.preload()
     except ConfigError as error:
         log.error("Configuration error: %s", error, extra={"APPLIANCE_EVENT": "config_error"})
         notifier.status(f"Configuration error: {error}")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance import x_length
-from appliance.x_length import fitting_length, url_spans, weighted_length
+from appliance.x_length import _data, _links, fitting_length, url_spans, weighted_length
 
 
 def urls(text):
@@ -363,6 +363,10 @@ def test_fitting_length_matches_the_valid_range():
         "a." * 1500,
         "a." * 5000,
         "a." * 50_000,
+        "a." * 50_000 + "com",
+        "a." * 50_000 + "-.com",
+        "a.com " * 16_666,
+        "1" * 100_000,
         "x" * 100_000,
         "日." * 50_000,
         "http://" + "a." * 50_000,
@@ -387,16 +391,20 @@ class _Counting:
 
     def __init__(self, monkeypatch):
         self.calls = 0
-        for name in ("_tld_end", "_emoji_end", "_path_end", "_query_end"):
-            original = getattr(x_length, name)
-            monkeypatch.setattr(x_length, name, self._wrap(original))
-        original_label_end = x_length._Domains.label_end
+        for module, name in (
+            (_links, "_tld_end"),
+            (_links, "_path_end"),
+            (_links, "_query_end"),
+            (x_length, "_emoji_end"),
+        ):
+            monkeypatch.setattr(module, name, self._wrap(getattr(module, name)))
+        original_label_end = _links._Domains.label_end
 
         def label_end(domains, start):
             self.calls += 1
             return original_label_end(domains, start)
 
-        monkeypatch.setattr(x_length._Domains, "label_end", label_end)
+        monkeypatch.setattr(_links._Domains, "label_end", label_end)
 
     def _wrap(self, function):
         def counted(*args):
@@ -428,13 +436,21 @@ def test_any_text_is_measured_in_a_number_of_steps_linear_in_its_length(pieces):
 @given(st.text(max_size=300))
 def test_text_without_links_or_emoji_weighs_by_code_point(text):
     text = x_length.normalize(text).replace(".", " ")
-    text = x_length._emoji().firsts.sub("", text)
+    text = _data.load_emoji().firsts.sub("", text)
     expected = sum(1 if x_length._LIGHT.match(char) else 2 for char in text)
     assert weighted_length(text) == (expected if text.strip(x_length._TRIMMED) else 0)
 
 
 @pytest.mark.parametrize(
-    "text", ["a." * 2000, "日." * 2000, "http://" + "a." * 2000, "a" * 4000 + ".com"]
+    "text",
+    [
+        "a." * 2000,
+        # A TLD in the text, so the domain search runs; every chain of labels breaks at "-."
+        "a." * 2000 + "-.com",
+        "日." * 2000 + "-.com",
+        "http://" + "a." * 2000 + "-.com",
+        "a" * 4000 + ".com",
+    ],
 )
 def test_long_chains_of_labels_are_worked_out_once(text, monkeypatch):
     counting = _Counting(monkeypatch)

@@ -1,40 +1,19 @@
-"""X's weighted length of a post (twitter-text configuration v3), measured in linear time."""
+"""The links twitter-text finds in a text (each weighs 23), found by a linear scanner."""
 
-# How X counts (twitter-text's parseTweet, config/v3.json, conformance/validate.yml):
-#   - the text is NFC-normalised first;
-#   - a code point in 0-4351, 8192-8205, 8208-8223 or 8242-8247 weighs 1, any other 2;
-#   - an emoji sequence (ZWJ sequence, flag, keycap, skin tone, variation selector)
-#     weighs 2 as a whole;
-#   - every URL twitter-text's extractor finds weighs 23 (transformedURLLength), with or
-#     without a scheme;
-#   - 280 is the most X accepts.
-# twitter-text finds URLs with one large backtracking regex; the Python port of it took
-# minutes on "a." * 5000. This module answers the same questions with a scanner that
-# touches each character a bounded number of times: runs of label characters are found
-# by regexes without nested quantifiers, and "which domain starts here" is worked out
-# once per label and remembered.
-#
-# Deliberate differences from twitter-text (each is marked "Differs:" below):
-#   - the TLD list is the Public Suffix List's (current), not twitter-text's 2020 copy;
-#   - emoji sequences are Unicode's current set (the emoji package), not twitter-text's
-#     Unicode 13 set.
+# twitter-text finds URLs with one large backtracking regex (js/src/regexp/extractUrl.js
+# and extractUrlsWithIndices.js); the Python port of it took minutes on "a." * 5000.
+# This scanner gives the same answers touching each character a bounded number of
+# times: runs of label characters are found by regexes without nested quantifiers, and
+# "which domain starts here" is worked out once per label and remembered.
 
 from __future__ import annotations
 
 import bisect
-import functools
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 
-MAX_WEIGHTED_LENGTH = 280
-_TRIMMED = "".join(map(chr, range(33)))  # what Java's String.trim() removes
-URL_WEIGHT = 23  # transformedURLLength
-_DEFAULT_WEIGHT = 2
-_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # weight 1
-_LIGHT = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _LIGHT_RANGES) + "]")
+from appliance.x_length._data import load_tlds
 
 # Character classes of twitter-text's JS extractor (js/src/regexp/*.js), written out.
 _SPACES = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -77,45 +56,9 @@ _MAX_LABEL = 63
 _MAX_TCO_SLUG = 40
 
 
-@dataclass(frozen=True)
-class _Tlds:
-    ascii: frozenset[str]
-    other_by_first: dict[str, tuple[str, ...]]  # longest first
-
-
-@functools.cache
-def _tlds() -> _Tlds:
-    """Every top-level domain: the last labels of the Public Suffix List's ICANN rules."""
-    # Differs: twitter-text ships a 2020 copy of IANA's list; the PSL (kept current by the
-    # publicsuffixlist package) also has the TLDs delegated since and lacks retired ones.
-    source = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
-    ascii_tlds: set[str] = set()
-    other: dict[str, list[str]] = {}
-    in_icann = False
-    for raw in source.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if "===BEGIN ICANN DOMAINS===" in line:
-            in_icann = True
-        elif "===END ICANN DOMAINS===" in line:
-            break
-        elif in_icann and line and not line.startswith("//"):
-            # Every rule ends in its TLD; some TLDs (za, ck, ...) appear only under others.
-            tld = line.rsplit(".", 1)[-1].lower()
-            if tld in ascii_tlds or tld in other.get(tld[0], ()):
-                continue
-            if tld.isascii():
-                ascii_tlds.add(tld)
-            else:
-                other.setdefault(tld[0], []).append(tld)
-    return _Tlds(
-        frozenset(ascii_tlds),
-        {first: tuple(sorted(tlds, key=len, reverse=True)) for first, tlds in other.items()},
-    )
-
-
 def _tld_end(text: str, start: int) -> int:
     """Where a top-level domain starting at `start` ends, or -1 if none starts there."""
-    tlds = _tlds()
+    tlds = load_tlds()
     run = _TLD_ALNUM.match(text, start)
     if run:
         end = run.end()
@@ -293,13 +236,13 @@ def _url_candidates(text: str) -> Iterator[int]:
 
 def url_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of every URL twitter-text would find in `text` (already NFC)."""
-    return [(link.start, link.end) for link in _links(text)]
+    return [(link.start, link.end) for link in links(text)]
 
 
 def _may_hold_a_tld(text: str) -> bool:
     """Whether some "." in `text` is followed by what could begin a top-level domain."""
     # One quick pass that spares texts like "a." * 50,000 the domain search entirely.
-    tlds = _tlds()
+    tlds = load_tlds()
     for match in _AFTER_DOT.finditer(text):
         word = match.group(1).lower()
         if word in tlds.ascii or word in tlds.other_by_first or word == "xn":
@@ -307,11 +250,12 @@ def _may_hold_a_tld(text: str) -> bool:
     return False
 
 
-def _links(text: str) -> list[_Link]:
+def links(text: str) -> list[Link]:
+    """Every link twitter-text would find in `text` (already NFC), left to right."""
     if "." not in text or not _may_hold_a_tld(text):
         return []
     domains = _Domains(text, strict=True)
-    links: list[_Link] = []
+    found: list[Link] = []
     searched_to = 0  # the regex's lastIndex: a match (with its preceding char) starts here
     for start in _url_candidates(text):
         if start < searched_to + (1 if searched_to else 0):
@@ -343,12 +287,12 @@ def _links(text: str) -> list[_Link]:
                 if len(tco.group(1)) > _MAX_TCO_SLUG:
                     continue
                 end = start + _tco_end(url, tco.end())
-            links.append(_Link(start, end, end - start))
+            found.append(Link(start, end, end - start))
             continue
         if start > 0 and text[start - 1] in "-_./":
             continue  # "foo.bar/baz.com" or "-x.com": not a link without a scheme
-        links.extend(_links_without_scheme(text, domain_start, domain_end, end, has_path))
-    return links
+        found.extend(_links_without_scheme(text, domain_start, domain_end, end, has_path))
+    return found
 
 
 def _tco_end(url: str, slug_end: int) -> int:
@@ -373,7 +317,9 @@ def _ascii_domain_spans(domain: str) -> list[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class _Link:
+class Link:
+    """One link: its place in the text, and how much of the text its count covers."""
+
     start: int
     end: int  # where the match ends (twitter-text's indices)
     counted: int  # how many code points the count skips: the length of its URL text
@@ -381,137 +327,18 @@ class _Link:
 
 def _links_without_scheme(
     text: str, domain_start: int, domain_end: int, url_end: int, has_path: bool
-) -> list[_Link]:
+) -> list[Link]:
     """A URL without a scheme counts only its ASCII (and Latin) domains; the last one
     keeps the port, path and query if there is a path."""
     domain = text[domain_start:domain_end]
     # Most domains are ASCII already: then the whole domain is the one ASCII domain.
     is_ascii = _PLAIN_ASCII_DOMAIN.fullmatch(domain)
     spans = [(0, len(domain))] if is_ascii else _ascii_domain_spans(domain)
-    links = [_Link(domain_start + s, domain_start + e, e - s) for s, e in spans]
-    if links and has_path:
-        last = links[-1]
+    found = [Link(domain_start + s, domain_start + e, e - s) for s, e in spans]
+    if found and has_path:
+        last = found[-1]
         # Its text is that domain and what follows the whole domain, while its indices run
         # to the match's end; twitter-text skips by the text (they differ only when
         # non-Latin labels follow the domain, e.g. "example.com日本.jp/path").
-        links[-1] = _Link(last.start, url_end, last.counted + url_end - domain_end)
-    return links
-
-
-@dataclass(frozen=True)
-class _Emoji:
-    sequences: frozenset[str]  # every emoji sequence of two or more code points
-    firsts: re.Pattern[str]  # the code points such a sequence begins with
-    longest: int  # code points in the longest sequence
-
-
-@functools.cache
-def _emoji() -> _Emoji:
-    # Differs: twitter-text's regex knows Unicode 13's sequences; the emoji package knows
-    # the current ones, so a newer one (e.g. a handshake with skin tones) counts 2 here
-    # and 4 there.
-    from emoji import EMOJI_DATA, STATUS
-
-    # Fully qualified sequences, as twitter-text's regex has them (a ZWJ sequence missing
-    # a U+FE0F is counted in parts there), and keycaps with or without U+FE0F
-    # (validate.yml: "Emoji with a leading character in the latin range is counted as 2").
-    qualified = {
-        key
-        for key, data in EMOJI_DATA.items()
-        if len(key) > 1 and (data["status"] == STATUS["fully_qualified"] or key[-1] == "\u20e3")
-    }
-    # It also takes a U+FE0F between a text-style base and its skin tone ("⛹️🏽").
-    qualified |= {
-        key[0] + "\ufe0f" + key[1]
-        for key in qualified
-        if len(key) == 2
-        and "\U0001f3fb" <= key[1] <= "\U0001f3ff"
-        and key[0] + "\ufe0f" in EMOJI_DATA
-    }
-    sequences = frozenset(qualified)
-    firsts = {key[0] for key in sequences}
-    # The re module tests a long list of astral characters one by one (slow on every
-    # character of a long text), so those are one range here; a false start costs a
-    # set lookup.
-    bmp = {key[0] for key in sequences if ord(key[0]) <= 0xFFFF}
-    # A BMP character (a digit, ©, ☺) starts a sequence only if the right one follows
-    # (U+FE0F, U+20E3, a skin tone, ...): asking that keeps "1" * 100,000 from costing a
-    # lookup per digit.
-    seconds = {key[1] for key in sequences if key[0] in bmp}
-    bmp_class = "".join(sorted(map(re.escape, bmp)))
-    second_class = "".join(sorted(map(re.escape, seconds)))
-    astral = [ord(char) for char in firsts if ord(char) > 0xFFFF]
-    pattern = f"[{bmp_class}](?=[{second_class}])|[{chr(min(astral))}-{chr(max(astral))}]"
-    return _Emoji(sequences, re.compile(pattern), max(map(len, sequences)))
-
-
-def _emoji_end(text: str, start: int) -> int:
-    """The end of the emoji sequence at `start` (two or more code points), or -1."""
-    # A single code point weighs what its range says; that is how twitter-text's regex
-    # treats them too (© and ® count as emoji only with U+FE0F, which makes two).
-    emoji = _emoji()
-    for end in range(min(len(text), start + emoji.longest), start + 1, -1):
-        if text[start:end] in emoji.sequences:
-            return end
-    return -1
-
-
-def _plain_weight(text: str, start: int, end: int) -> int:
-    """The weight of text[start:end] counted code point by code point."""
-    return _DEFAULT_WEIGHT * (end - start) - len(_LIGHT.findall(text, start, end))
-
-
-def _units(text: str) -> Iterator[tuple[int, int, bool]]:
-    """(end, weight, is_plain) of each counted unit of NFC `text` in order: a URL, an emoji
-    sequence, or a run of other code points (is_plain: each weighs by its range)."""
-    urls = {link.start: link.start + link.counted for link in _links(text)}
-    emoji_starts = (match.start() for match in _emoji().firsts.finditer(text))
-    specials = sorted(set(urls).union(emoji_starts))
-    position = 0
-    for special in specials:
-        if special < position:
-            continue  # inside a URL or emoji already counted
-        if special > position:
-            yield special, _plain_weight(text, position, special), True
-            position = special
-        if special in urls:
-            position = urls[special]
-            yield position, URL_WEIGHT, False
-            continue
-        end = _emoji_end(text, special)
-        if end > 0:
-            position = end
-            yield position, _DEFAULT_WEIGHT, False
-    if position < len(text):
-        yield len(text), _plain_weight(text, position, len(text)), True
-
-
-def normalize(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def weighted_length(text: str) -> int:
-    """X's weighted length of `text` (NFC-normalised first)."""
-    text = normalize(text)
-    if not text.strip(_TRIMMED):
-        return 0  # twitter-text (Java): a text of spaces and controls alone has no length
-    return sum(weight for _, weight, _ in _units(text))
-
-
-def fitting_length(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> int:
-    """How many code points of NFC `text` fit in `limit` weighted length, never splitting
-    a URL or an emoji sequence."""
-    used = 0
-    position = 0
-    for end, weight, is_plain in _units(text):
-        if used + weight <= limit:
-            used += weight
-            position = end
-            continue
-        if is_plain:  # take as many of its code points as still fit
-            for index in range(position, end):
-                used += _plain_weight(text, index, index + 1)
-                if used > limit:
-                    return index
-        return position
-    return position
+        found[-1] = Link(last.start, url_end, last.counted + url_end - domain_end)
+    return found
