@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "run":
-        return _run(args.config)
+        return _check(args.config) if args.check else _run(args.config)
     if args.command == "demo":
         from pathlib import Path
 
@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config",
         help="configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)",
+    )
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="import everything the daemon needs and validate the configuration, then exit "
+        "(`appliance doctor` runs the service's command with it)",
     )
     commands.add_parser("devices", help="list ALSA capture devices and sound cards")
     demo = commands.add_parser(
@@ -166,7 +172,29 @@ def _selftest(config_arg: str | None) -> int:
     return run_selftest(settings)
 
 
+def _check(config_arg: str | None) -> int:
+    """`run --check`: what `run` imports and loads before it starts, without starting."""
+    import platform
+
+    from appliance import daemon, systemd_io, x_length  # noqa: F401 - importing is the check
+    from appliance.config import config_path, load_settings
+
+    # The length rules load their data (emoji sequences, TLDs) on first use: use them.
+    x_length.preload()
+    x_length.weighted_length("example.com 😀")
+    path = config_path(config_arg, os.environ)
+    try:
+        load_settings(path)
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return EX_CONFIG
+    version = platform.python_version()
+    print(f"appliance {__version__} on Python {version} imports; {path} is valid")
+    return EX_OK
+
+
 def _run(config_arg: str | None) -> int:
+    from appliance import x_length
     from appliance.config import config_path, load_credentials, load_settings, needed_credentials
     from appliance.daemon import Daemon, Parts
     from appliance.panel import make_pin_factory
@@ -198,6 +226,8 @@ def _run(config_arg: str | None) -> int:
             watchdog_interval_seconds=watchdog_interval_seconds(os.environ, os.getpid()),
         )
         daemon = Daemon(settings, credentials, parts)
+        # Now, not on the main loop at the first confirmation (tens of ms on a Pi).
+        x_length.preload()
     except ConfigError as error:
         log.error("Configuration error: %s", error, extra={"APPLIANCE_EVENT": "config_error"})
         notifier.status(f"Configuration error: {error}")

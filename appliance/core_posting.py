@@ -34,6 +34,8 @@ def start_post(
         refused = replace(
             state, flash=Pattern.REFUSED, flash_until=now + settings.refused_flash_seconds
         )
+        if prepared.empty:  # e.g. only zero-width characters: no length advice applies
+            return refused, [Log("refused", f"Not posting ({source}): {prepared.refused}.")]
         message = (
             f"Not posting “{text}”: {prepared.refused}. Say it shorter, or set "
             '[x] over_length = "shorten".'

@@ -182,9 +182,13 @@ def run_doctor(
     is_offline: bool = False,
     out: Callable[[str], None] = print,
     now: Callable[[], float] = time.time,
+    unit_path: Path | None = None,
 ) -> int:
-    """Run every check, print one line each; 0 if none failed, 1 otherwise."""
-    from appliance import doctor_network
+    """Run every check, print one line each; 0 if none failed, 1 otherwise.
+
+    `unit_path`: the installed service unit whose command is checked (default: where
+    scripts/install.sh puts it)."""
+    from appliance import doctor_network, doctor_program
 
     checks: list[Check] = []
 
@@ -197,6 +201,9 @@ def run_doctor(
     if settings is None:
         out("Fix the configuration first; the other checks need it.")
         return 1
+    # What the service will really run, in a process of its own: a dependency missing
+    # from its venv fails here, not at the next boot (--offline included).
+    report(doctor_program.check_program(config_arg, environ, unit_path or doctor_program.UNIT_PATH))
     credentials_check, credentials = check_credentials(settings, environ)
     report(credentials_check)
     report(check_microphone(settings.audio.device))

@@ -34,7 +34,10 @@ def clean(text: str) -> str:
             kept.append(" ")  # a newline or tab between words still separates them
         elif category not in ("Cc", "Cf") or char in _KEEP_FORMAT:
             kept.append(char)
-    return _SPACES.sub(" ", "".join(kept)).strip()
+    text = _SPACES.sub(" ", "".join(kept)).strip()
+    if all(char in _KEEP_FORMAT or char == " " for char in text):
+        return ""  # joiners and variation selectors alone show nothing
+    return text
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,14 @@ class Prepared:
     weighted_length: int
     shortened: bool = False
     refused: str = ""  # why nothing will be posted
+    empty: bool = False  # refused because nothing visible is left, not for its length
 
 
 def prepare(text: str, over_length: str = SHORTEN) -> Prepared:
     """Clean `text`; if X would refuse it as too long, shorten it or refuse it."""
     text = clean(text)
     if not text:
-        return Prepared("", 0, refused="the text is empty")
+        return Prepared("", 0, refused="nothing visible is left to post", empty=True)
     weight = weighted_length(text)
     if weight <= MAX_WEIGHTED_LENGTH:
         return Prepared(text, weight)

@@ -18,6 +18,7 @@ SECTIONS = [
     ("bench.posting", "posting (grace period off)"),
     ("bench.daemon_figures", "the daemon as a process"),
     ("bench.speech_cost", "speech sessions and cost"),
+    ("bench.post_length", "X's weighted length"),
 ]
 
 

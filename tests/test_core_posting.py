@@ -1,5 +1,8 @@
 """The core's posting rules: grace period, cancel, "delete that", duplicates, length."""
 
+import pytest
+
+from appliance.control_replies import outcome_reply
 from appliance.core import CoreSettings, State, led_pattern, status_line, step
 from appliance.events import (
     ButtonPressed,
@@ -180,6 +183,18 @@ def test_an_over_long_text_is_refused_when_configured():
     assert posts(effects) == []
     assert led_pattern(state, 1) is Pattern.REFUSED
     assert "280" in logged(effects, "refused_length")[0]
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u200d", "\ufe0f\u200d\u200b \u2060"])
+def test_a_sentence_of_zero_width_characters_is_refused_as_empty(invisible):
+    # Issue 12: it used to get ok: true and a "say it shorter" reply.
+    state, effects = run([(0, SentenceFinished(invisible)), (1, ButtonPressed())], NO_GRACE)
+    assert posts(effects) == []
+    assert led_pattern(state, 1) is Pattern.REFUSED
+    [message] = logged(effects, "refused")
+    assert "nothing visible" in message and "shorter" not in message
+    reply = outcome_reply(effects, state, 1, NO_GRACE)
+    assert reply["ok"] is False and "nothing visible" in reply["message"]
 
 
 def test_text_is_cleaned_before_it_is_queued():

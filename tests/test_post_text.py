@@ -72,6 +72,13 @@ def test_an_empty_text_is_refused():
     assert prepare(" \x00 ").refused
 
 
+def test_a_text_of_joiners_and_selectors_alone_is_empty():
+    assert clean("\u200d \ufe0f\u200b") == ""
+    prepared = prepare("\u200d\u200d")
+    assert prepared.empty and prepared.refused and prepared.text == ""
+    assert not prepare("👍\ufe0f").refused  # beside an emoji they stay
+
+
 @given(st.text(min_size=1, max_size=400))
 def test_prepared_text_always_fits_and_is_clean(text):
     prepared = prepare(text)
@@ -80,3 +87,22 @@ def test_prepared_text_always_fits_and_is_clean(text):
         return
     assert weighted_length(prepared.text) <= MAX_WEIGHTED_LENGTH
     assert clean(prepared.text) == prepared.text or prepared.shortened
+
+
+def test_a_link_is_kept_whole_or_left_out_when_shortening():
+    words = " ".join(["word"] * 50)  # 249 characters
+    kept = prepare(words + " example.com/path and then some more words " * 5)
+    assert kept.shortened and "example.com/path" in kept.text
+    assert weighted_length(kept.text) <= MAX_WEIGHTED_LENGTH
+    # 269 characters, then a link that weighs 23: it cannot fit, so it is not cut in two.
+    dropped = prepare(words + " words words" + " https://example.com/a/long/path more")
+    assert dropped.shortened and "example" not in dropped.text
+    assert weighted_length(dropped.text) <= MAX_WEIGHTED_LENGTH
+
+
+@pytest.mark.timeout(20)
+def test_measuring_a_hostile_sentence_is_quick_enough_for_the_main_loop():
+    # Issue 12: "a." * 1500 froze the whole process for 28 s. Bounded by the test's
+    # timeout, not by a figure.
+    prepared = prepare("a." * 5000)
+    assert prepared.shortened and weighted_length(prepared.text) <= MAX_WEIGHTED_LENGTH

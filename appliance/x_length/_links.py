@@ -1,39 +1,19 @@
-"""X's weighted length of a post (twitter-text configuration v3), measured in linear time."""
+"""The links twitter-text finds in a text (each weighs 23), found by a linear scanner."""
 
-# How X counts (twitter-text's parseTweet, config/v3.json, conformance/validate.yml):
-#   - the text is NFC-normalised first;
-#   - a code point in 0-4351, 8192-8205, 8208-8223 or 8242-8247 weighs 1, any other 2;
-#   - an emoji sequence (ZWJ sequence, flag, keycap, skin tone, variation selector)
-#     weighs 2 as a whole;
-#   - every URL twitter-text's extractor finds weighs 23 (transformedURLLength), with or
-#     without a scheme;
-#   - 280 is the most X accepts.
-# twitter-text finds URLs with one large backtracking regex; the Python port of it took
-# minutes on "a." * 5000. This module answers the same questions with a scanner that
-# touches each character a bounded number of times: runs of label characters are found
-# by regexes without nested quantifiers, and "which domain starts here" is worked out
-# once per label and remembered.
-#
-# Deliberate differences from twitter-text (each is marked "Differs:" below):
-#   - the TLD list is the Public Suffix List's (current), not twitter-text's 2020 copy;
-#   - emoji sequences are Unicode's current set (the emoji package), not twitter-text's
-#     Unicode 13 set.
+# twitter-text finds URLs with one large backtracking regex (js/src/regexp/extractUrl.js
+# and extractUrlsWithIndices.js); the Python port of it took minutes on "a." * 5000.
+# This scanner gives the same answers touching each character a bounded number of
+# times: runs of label characters are found by regexes without nested quantifiers, and
+# "which domain starts here" is worked out once per label and remembered.
 
 from __future__ import annotations
 
 import bisect
-import functools
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 
-MAX_WEIGHTED_LENGTH = 280
-URL_WEIGHT = 23  # transformedURLLength
-_DEFAULT_WEIGHT = 2
-_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))  # weight 1
-_LIGHT = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _LIGHT_RANGES) + "]")
+from appliance.x_length._data import load_tlds
 
 # Character classes of twitter-text's JS extractor (js/src/regexp/*.js), written out.
 _SPACES = "\t-\r \x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -68,48 +48,17 @@ _QUERY_END_CHAR = re.compile(r"[a-zA-Z0-9\-_&=#/]")
 _TCO = re.compile(r"https?://t\.co/([a-zA-Z0-9]+)", re.IGNORECASE)
 _TLD_ALNUM = re.compile(r"[0-9a-zA-Z]+")
 _PUNYCODE_TLD = re.compile(r"xn--[\-0-9a-z]+", re.IGNORECASE)
+_PLAIN_ASCII_DOMAIN = re.compile(r"[-a-zA-Z0-9.]+")
+_AFTER_DOT = re.compile(r"\.([0-9a-zA-Z]+|[^\x00-\x7f])")
 _AFTER_TLD_BAD = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@+-")
 _MAX_URL_UTF16 = 4096
 _MAX_LABEL = 63
 _MAX_TCO_SLUG = 40
 
 
-@dataclass(frozen=True)
-class _Tlds:
-    ascii: frozenset[str]
-    other_by_first: dict[str, tuple[str, ...]]  # longest first
-
-
-@functools.cache
-def _tlds() -> _Tlds:
-    """Every top-level domain: the single labels of the Public Suffix List's ICANN part."""
-    # Differs: twitter-text ships a 2020 copy of IANA's list; the PSL (kept current by the
-    # publicsuffixlist package) also has the TLDs delegated since and lacks retired ones.
-    source = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
-    ascii_tlds: set[str] = set()
-    other: dict[str, list[str]] = {}
-    in_icann = False
-    for raw in source.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if "===BEGIN ICANN DOMAINS===" in line:
-            in_icann = True
-        elif "===END ICANN DOMAINS===" in line:
-            break
-        elif in_icann and line and not line.startswith(("//", "!", "*")) and "." not in line:
-            tld = line.lower()
-            if tld.isascii():
-                ascii_tlds.add(tld)
-            else:
-                other.setdefault(tld[0], []).append(tld)
-    return _Tlds(
-        frozenset(ascii_tlds),
-        {first: tuple(sorted(tlds, key=len, reverse=True)) for first, tlds in other.items()},
-    )
-
-
 def _tld_end(text: str, start: int) -> int:
     """Where a top-level domain starting at `start` ends, or -1 if none starts there."""
-    tlds = _tlds()
+    tlds = load_tlds()
     run = _TLD_ALNUM.match(text, start)
     if run:
         end = run.end()
@@ -142,6 +91,7 @@ class _Domains:
         runs = list((_LABEL_RUN if strict else _ASCII_LABEL_RUN).finditer(text))
         self.run_starts = [run.start() for run in runs]
         self.run_ends = [run.end() for run in runs]
+        self.run_at = {start: index for index, start in enumerate(self.run_starts)}
         # The last '_' of each run: a label from `start` has none if it lies before start.
         self.last_underscore = [text.rfind("_", run.start(), run.end()) for run in runs]
         self.memo: dict[int, int] = {}
@@ -149,7 +99,9 @@ class _Domains:
     def label_end(self, start: int) -> tuple[int, bool]:
         """(index of the '.' that ends the label at `start`, whether it may be the last label);
         (-1, False) when no valid label starts there."""
-        index = bisect.bisect_right(self.run_starts, start) - 1
+        index = self.run_at.get(start)
+        if index is None:  # inside a run: find it
+            index = bisect.bisect_right(self.run_starts, start) - 1
         if index < 0 or start >= self.run_ends[index]:
             return -1, False
         dot = self.run_ends[index]
@@ -196,14 +148,15 @@ def _punycode_length(label: str) -> int:
 
 
 def _utf16_length(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    """Length in UTF-16 code units, as JavaScript counts."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _valid_domain(url: str, domain: str, protocol: str) -> bool:
     """twitter-text's isValidUrl: every label fits DNS, and the URL fits 4096 characters."""
     if len(domain) > _MAX_URL_UTF16:
         return False
-    if domain[:4].lower() == "xn--" and not domain.isascii():
+    if domain.startswith("xn--") and not _ascii_domain_spans(domain):
         return False  # a punycode name cannot hold other characters
     lengths = [_punycode_length(label) for label in domain.split(".")]
     if any(length < 1 or length > _MAX_LABEL for length in lengths):
@@ -269,6 +222,8 @@ def _url_candidates(text: str) -> Iterator[int]:
     # start of the text; everywhere else the URL follows its preceding character.
     for run in _LABEL_RUN.finditer(text):
         start, end = run.span()
+        if not text.startswith((".", "://"), end):
+            continue  # a URL's first label ends in "." (or it is the scheme)
         if start == 0:
             if end > 1 and text[0] not in _BAD_BEFORE:
                 yield 1
@@ -281,14 +236,32 @@ def _url_candidates(text: str) -> Iterator[int]:
 
 def url_spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) of every URL twitter-text would find in `text` (already NFC)."""
-    if "." not in text:
+    return [(link.start, link.end) for link in links(text)]
+
+
+def _may_hold_a_tld(text: str) -> bool:
+    """Whether some "." in `text` is followed by what could begin a top-level domain."""
+    # One quick pass that spares texts like "a." * 50,000 the domain search entirely.
+    tlds = load_tlds()
+    for match in _AFTER_DOT.finditer(text):
+        word = match.group(1).lower()
+        if word in tlds.ascii or word in tlds.other_by_first or word == "xn":
+            return True
+    return False
+
+
+def links(text: str) -> list[Link]:
+    """Every link twitter-text would find in `text` (already NFC), left to right."""
+    if "." not in text or not _may_hold_a_tld(text):
         return []
     domains = _Domains(text, strict=True)
-    spans: list[tuple[int, int]] = []
+    found: list[Link] = []
     searched_to = 0  # the regex's lastIndex: a match (with its preceding char) starts here
     for start in _url_candidates(text):
         if start < searched_to + (1 if searched_to else 0):
             continue
+        if domains.memo.get(start, 0) < 0 and text[start] not in "hH":
+            continue  # known already: no domain starts here
         protocol = _PROTOCOL.match(text, start)
         domain_start = protocol.end() if protocol else start
         domain_end = domains.end(domain_start)
@@ -314,12 +287,12 @@ def url_spans(text: str) -> list[tuple[int, int]]:
                 if len(tco.group(1)) > _MAX_TCO_SLUG:
                     continue
                 end = start + _tco_end(url, tco.end())
-            spans.append((start, end))
+            found.append(Link(start, end, end - start))
             continue
         if start > 0 and text[start - 1] in "-_./":
             continue  # "foo.bar/baz.com" or "-x.com": not a link without a scheme
-        spans.extend(_ascii_domains(text, domain_start, domain_end, end, has_path))
-    return spans
+        found.extend(_links_without_scheme(text, domain_start, domain_end, end, has_path))
+    return found
 
 
 def _tco_end(url: str, slug_end: int) -> int:
@@ -327,12 +300,8 @@ def _tco_end(url: str, slug_end: int) -> int:
     return _query_end(url, slug_end) if url.startswith("?", slug_end) else slug_end
 
 
-def _ascii_domains(
-    text: str, domain_start: int, domain_end: int, url_end: int, has_path: bool
-) -> list[tuple[int, int]]:
-    """A URL without a scheme counts only its ASCII (and Latin) domains; the last keeps
-    the path."""
-    domain = text[domain_start:domain_end]
+def _ascii_domain_spans(domain: str) -> list[tuple[int, int]]:
+    """The ASCII (and Latin) domains inside `domain`, left to right, as (start, end)."""
     inner = _Domains(domain, strict=False)
     found: list[tuple[int, int]] = []
     position = 0
@@ -342,94 +311,34 @@ def _ascii_domains(
             continue
         end = inner.end(start)
         if end >= 0:
-            found.append((domain_start + start, domain_start + end))
+            found.append((start, end))
             position = end
-    if found and has_path:
-        found[-1] = (found[-1][0], url_end)
     return found
 
 
-@functools.cache
-def _emoji() -> tuple[frozenset[str], frozenset[str], int]:
-    """(every emoji sequence of two or more code points, their first code points, the
-    longest's length)."""
-    # Differs: twitter-text's regex knows Unicode 13's sequences; the emoji package knows
-    # the current ones, so a newer ZWJ sequence counts 2 here and 2+1+2 there.
-    from emoji import EMOJI_DATA
+@dataclass(frozen=True)
+class Link:
+    """One link: its place in the text, and how much of the text its count covers."""
 
-    sequences = frozenset(key for key in EMOJI_DATA if len(key) > 1)
-    return sequences, frozenset(key[0] for key in sequences), max(map(len, sequences))
+    start: int
+    end: int  # where the match ends (twitter-text's indices)
+    counted: int  # how many code points the count skips: the length of its URL text
 
 
-def _emoji_end(text: str, start: int) -> int:
-    """The end of the emoji sequence at `start` (two or more code points), or -1."""
-    # A single code point weighs what its range says; that is how twitter-text's regex
-    # treats them too (© and ® count as emoji only with U+FE0F, which makes two).
-    sequences, firsts, longest = _emoji()
-    if text[start] not in firsts:
-        return -1
-    for end in range(min(len(text), start + longest), start + 1, -1):
-        if text[start:end] in sequences:
-            return end
-    return -1
-
-
-def _plain_weight(text: str, start: int, end: int) -> int:
-    """The weight of text[start:end] counted code point by code point."""
-    return _DEFAULT_WEIGHT * (end - start) - len(_LIGHT.findall(text, start, end))
-
-
-def _units(text: str) -> Iterator[tuple[int, int, bool]]:
-    """(end, weight, is_plain) of each counted unit of NFC `text` in order: a URL, an emoji
-    sequence, or a run of other code points (is_plain: each weighs by its range)."""
-    urls = dict(url_spans(text))
-    firsts = _emoji()[1]
-    specials = sorted(set(urls) | {i for i, char in enumerate(text) if char in firsts})
-    position = 0
-    for special in specials:
-        if special < position:
-            continue  # inside a URL or emoji already counted
-        if special > position:
-            yield special, _plain_weight(text, position, special), True
-            position = special
-        if special in urls:
-            position = urls[special]
-            yield position, URL_WEIGHT, False
-            continue
-        end = _emoji_end(text, special)
-        if end > 0:
-            position = end
-            yield position, _DEFAULT_WEIGHT, False
-    if position < len(text):
-        yield len(text), _plain_weight(text, position, len(text)), True
-
-
-def normalize(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def weighted_length(text: str) -> int:
-    """X's weighted length of `text` (NFC-normalised first)."""
-    text = normalize(text)
-    if not text.strip():
-        return 0  # twitter-text: an empty or blank text has no length
-    return sum(weight for _, weight, _ in _units(text))
-
-
-def fitting_length(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> int:
-    """How many code points of NFC `text` fit in `limit` weighted length, never splitting
-    a URL or an emoji sequence."""
-    used = 0
-    position = 0
-    for end, weight, is_plain in _units(text):
-        if used + weight <= limit:
-            used += weight
-            position = end
-            continue
-        if is_plain:  # take as many of its code points as still fit
-            for index in range(position, end):
-                used += _plain_weight(text, index, index + 1)
-                if used > limit:
-                    return index
-        return position
-    return position
+def _links_without_scheme(
+    text: str, domain_start: int, domain_end: int, url_end: int, has_path: bool
+) -> list[Link]:
+    """A URL without a scheme counts only its ASCII (and Latin) domains; the last one
+    keeps the port, path and query if there is a path."""
+    domain = text[domain_start:domain_end]
+    # Most domains are ASCII already: then the whole domain is the one ASCII domain.
+    is_ascii = _PLAIN_ASCII_DOMAIN.fullmatch(domain)
+    spans = [(0, len(domain))] if is_ascii else _ascii_domain_spans(domain)
+    found = [Link(domain_start + s, domain_start + e, e - s) for s, e in spans]
+    if found and has_path:
+        last = found[-1]
+        # Its text is that domain and what follows the whole domain, while its indices run
+        # to the match's end; twitter-text skips by the text (they differ only when
+        # non-Latin labels follow the domain, e.g. "example.com日本.jp/path").
+        found[-1] = Link(last.start, url_end, last.counted + url_end - domain_end)
+    return found
