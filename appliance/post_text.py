@@ -74,8 +74,8 @@ def shorten(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> str:
     """`text` cut at a word boundary, with an ellipsis, to at most `limit` weighted length."""
     budget = limit - weighted_length(ELLIPSIS)
     text = x_length.normalize(text)
-    # Where X's count reaches the budget; a URL cut short would count as plain text, so
-    # step back until the prefix, measured on its own, fits too.
+    # Where X's count reaches the budget. The prefix, measured on its own, can count
+    # differently (a link cut short is a new text to X), so step back until it fits too.
     end = x_length.fitting_length(text, budget)
     while end > 0 and weighted_length(text[:end]) > budget:
         end -= 1

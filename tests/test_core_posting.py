@@ -187,7 +187,7 @@ def test_an_over_long_text_is_refused_when_configured():
 
 @pytest.mark.parametrize("invisible", ["\u200b\u200b", "\u200d", "\ufe0f\u200d\u200b \u2060"])
 def test_a_sentence_of_zero_width_characters_is_refused_as_empty(invisible):
-    # Issue 12: it used to get ok: true and a "say it shorter" reply.
+    # It used to get ok: true and a "say it shorter" reply.
     state, effects = run([(0, SentenceFinished(invisible)), (1, ButtonPressed())], NO_GRACE)
     assert posts(effects) == []
     assert led_pattern(state, 1) is Pattern.REFUSED

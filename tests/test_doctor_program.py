@@ -1,6 +1,6 @@
 """`appliance doctor` runs the service's real command (`run --check`) and fails if it cannot start.
 
-Issue 10: the installed program died at import (`No module named 'pkg_resources'`) while
+On a Python 3.13 install the program died at import (`No module named 'pkg_resources'`) while
 `appliance doctor --offline` reported nothing wrong.
 """
 

@@ -1,8 +1,8 @@
 """The program imports without setuptools: nothing it loads may reach for pkg_resources.
 
 Python 3.12+ venvs carry no setuptools, and setuptools 81+ has no pkg_resources, so a
-dependency that needs either one makes the installed service die at start (issue 10:
-twitter-text-parser did, and only an old setuptools in bookworm's venv hid it).
+dependency that needs either one makes the installed service die at start
+(twitter-text-parser did, and only an old setuptools in bookworm's venv hid it).
 """
 
 import json

@@ -102,7 +102,7 @@ def test_a_link_is_kept_whole_or_left_out_when_shortening():
 
 @pytest.mark.timeout(20)
 def test_measuring_a_hostile_sentence_is_quick_enough_for_the_main_loop():
-    # Issue 12: "a." * 1500 froze the whole process for 28 s. Bounded by the test's
+    # "a." * 1500 used to freeze the whole process for 28 s. Bounded by the test's
     # timeout, not by a figure.
     prepared = prepare("a." * 5000)
     assert prepared.shortened and weighted_length(prepared.text) <= MAX_WEIGHTED_LENGTH
