@@ -110,7 +110,7 @@ log "inside: $(in_root uname -m), $(. "$ROOTFS/etc/os-release" && echo "$PRETTY_
 log "scripts/install.sh --non-interactive --no-start (emulated: minutes)"
 started=$SECONDS
 if ! in_root bash /root/appliance-src/scripts/install.sh --non-interactive --keys-from /root/keys \
-  --no-start >"$WORK/install.log" 2>&1; then
+  --no-start 2>&1 | stamp >"$WORK/install.log"; then
   cat "$WORK/install.log"
   fail "install.sh"
   exit 1

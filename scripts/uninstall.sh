@@ -37,4 +37,4 @@ if [ "$purge" = yes ]; then
 else
   echo "Kept /etc/appliance (configuration, keys) and /var/lib/appliance (outbox): --purge removes them."
 fi
-echo "The gpio and audio groups stay (other programs use them)."
+echo "The gpio and audio groups and the Debian packages install.sh added stay (other programs may use them)."

@@ -20,6 +20,8 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succ
   done
 }
 
+stamp() { while IFS= read -r line; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done; }  # time each line
+
 free_port() { "$HOST_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 prepare_root() {  # sets SPEECH_PORT, X_PORT, KEYS; keys for install.sh in ROOTFS/root/keys
