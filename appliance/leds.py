@@ -39,6 +39,9 @@ class Pattern(enum.Enum):
     RECONNECTING = "reconnecting"
     NOT_AUTHORISED = "not_authorised"
     RATE_LIMITED = "rate_limited"
+    # The speech service's account, not the network: each cause its own light.
+    SPEECH_NO_BALANCE = "speech_no_balance"
+    SPEECH_SESSION_LIMIT = "speech_session_limit"
     ERROR = "error"
 
 
@@ -128,6 +131,8 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     # would look like MUTED at a glance.)
     Pattern.NOT_AUTHORISED: {"red": _on(BRIGHT), "amber": _on(BRIGHT)},
     Pattern.RATE_LIMITED: {"red": _on(DIM), "amber": _WAITING},
+    Pattern.SPEECH_NO_BALANCE: {"amber": _on(BRIGHT), "red": _SLOW},
+    Pattern.SPEECH_SESSION_LIMIT: {"amber": _SLOW},
     Pattern.ERROR: {"red": _FAST},
 }
 
@@ -159,6 +164,8 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.RECONNECTING: (BLUE, _CONNECTING),
     Pattern.NOT_AUTHORISED: (MAGENTA, _on(BRIGHT)),
     Pattern.RATE_LIMITED: (MAGENTA, _WAITING),
+    Pattern.SPEECH_NO_BALANCE: (BLUE, _on(BRIGHT)),
+    Pattern.SPEECH_SESSION_LIMIT: (BLUE, _SLOW),
     Pattern.ERROR: (RED, _FAST),
 }
 
@@ -179,6 +186,8 @@ _MEANING: dict[Pattern, str] = {
     Pattern.RECONNECTING: "The speech service dropped; reconnecting.",
     Pattern.NOT_AUTHORISED: "AssemblyAI or X refused the keys; fix them and restart.",
     Pattern.RATE_LIMITED: "X says wait; posts are kept and sent later.",
+    Pattern.SPEECH_NO_BALANCE: "The AssemblyAI account has no balance; add funds, it retries.",
+    Pattern.SPEECH_SESSION_LIMIT: "AssemblyAI's limit on new sessions; it retries in a minute.",
     Pattern.ERROR: "Something failed; the journal says what.",
 }
 
