@@ -89,9 +89,8 @@ def standin():
 
 
 def start_link(url, recorder, key=KEY, **options):
-    link = SpeechLink(
-        url=url, api_key=key, speech_model="universal-streaming-english", emit=recorder, **options
-    )
+    options.setdefault("speech_model", "universal-streaming-english")
+    link = SpeechLink(url=url, api_key=key, emit=recorder, **options)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
     thread.start()
