@@ -4,19 +4,27 @@ never holds a huge frame in memory, and always stops promptly."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import struct
+import subprocess
+import sys
 import threading
 import tracemalloc
 
+import pytest
 import websocket
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websocket import ABNF
 
 from appliance.events import LinkCause, LinkDown, LinkIdle, LinkUp, PartialText, SentenceFinished
+from appliance.sandbox import Sandbox, write_config
 from appliance.speech_frames import BoundedFrameBuffer, FrameTooLarge
 from appliance.speech_receiver import SessionReceiver
 from tests import test_speech_faults as faults
+from tests.conftest import wait_until
+from tests.test_run_command import NotifySocket
 from tests.test_speech_faults import SENTENCES
 from tests.test_speech_link import Feeder, Recorder, start_link
 from tests.test_speech_messages import json_values
@@ -187,3 +195,32 @@ def test_fuzz_the_receiver_never_dies_and_emits_only_text_events(frames, sends_c
     receiver.finish()
     assert receiver.ended.is_set()
     assert all(isinstance(e, PartialText | SentenceFinished) for e in emitted)
+
+
+@pytest.mark.parametrize("session", ["on_speech", "always"])  # token request / handshake
+def test_sigterm_stops_the_daemon_promptly_while_the_server_drip_feeds(tmp_path, session):
+    box = Sandbox(
+        ["Mondays are the worst."], settings_overrides={"assemblyai": {"session": session}}
+    )
+    box.start_standins()
+    box.speech.drip_handshake(seconds_per_byte=0.5, for_seconds=600.0)
+    write_config(box.config_path, **box.sections())
+    notify = NotifySocket(tmp_path / "notify")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "run", "--config", str(box.config_path)],
+        env={**os.environ, "NOTIFY_SOCKET": notify.path},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(lambda: "READY=1" in notify.messages, 20), notify.messages
+        threading.Event().wait(2.0)  # well into the drip-fed answer
+        process.send_signal(signal.SIGTERM)
+        # systemd/appliance.service: TimeoutStopSec=15; the stop must be well inside it.
+        assert process.wait(STOP_WITHIN_SECONDS + 3.0) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        notify.close()
+        box.stop()
+    assert any(m.startswith("STATUS=Connecting") for m in notify.messages), notify.messages

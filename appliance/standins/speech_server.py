@@ -501,6 +501,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sessions-per-minute", type=int, default=5, help="new sessions allowed per minute"
     )
+    parser.add_argument(
+        "--turn-style",
+        choices=TURN_STYLES,
+        help="how a turn ends (default: by model and format_turns)",
+    )
     parser.add_argument("--end-silence-ms", type=int, default=700)
     parser.add_argument("--speech-rms-threshold", type=float, default=500.0)
     parser.add_argument("--log-level", default="INFO")
@@ -534,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         end_silence_ms=args.end_silence_ms,
         speech_rms_threshold=args.speech_rms_threshold,
         sessions_per_minute=args.sessions_per_minute,
+        turn_style=args.turn_style,
     )
     stop_requested = threading.Event()
     previous = {}
