@@ -179,9 +179,12 @@ class SpeechLink:
             self.last_progress_at = self._clock()
             if self._is_key_check_due() and not self._is_session_needed():
                 answer = self._key_check(stop)
+                if stop.is_set():
+                    break
                 if answer.outcome in ("accepted", "no_endpoint"):
                     self._needs_key_check = False
                     self._on_recovered()
+                    failures = 0
                     continue
                 failures += 1
                 self._retry_later(stop, answer.cause or LinkCause.DROPPED, answer.detail, failures)
@@ -210,8 +213,9 @@ class SpeechLink:
                 failures = 0
                 continue
             failures = 1 if outcome.up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
-            if cause in (LinkCause.KEY_REFUSED, LinkCause.NO_BALANCE):
-                # Retry with a free token request, not a billed session (on_speech).
+            if cause is LinkCause.KEY_REFUSED:
+                # Retry with a free token request, not a billed session (on_speech). Not
+                # for a balance problem: a token may well be issued to an empty account.
                 self._needs_key_check = self.settings.session == "on_speech"
             detail = describe_close(outcome.close_code, outcome.reason)
             self._retry_later(stop, cause, detail, failures, outcome.close_code)
