@@ -149,7 +149,7 @@ def test_a_100_mib_frame_is_skipped_from_its_header_without_holding_it():
 
 
 def test_an_oversized_frame_from_the_server_is_dropped_and_the_session_goes_on(
-    make_standin, link_with, speak
+    make_standin, link_with, speak, caplog
 ):
     standin = make_standin()
     link, recorder, feeder = link_with(standin, session="always")
@@ -158,6 +158,9 @@ def test_an_oversized_frame_from_the_server_is_dropped_and_the_session_goes_on(
     feeder.play(speak(SENTENCES[0]))
     assert recorder.wait_for(lambda r: r.of(SentenceFinished), 20), recorder.events
     assert recorder.of(LinkDown) == [] and len(standin.sessions) == 1
+    # Refused from its header (never read whole), with one log line.
+    skipped = [r for r in caplog.records if "was skipped" in r.getMessage()]
+    assert len(skipped) == 1 and "3145728 bytes" in skipped[0].getMessage()
 
 
 class _FakeSocket:

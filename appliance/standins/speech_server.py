@@ -9,6 +9,7 @@ import logging
 import queue
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -119,10 +120,12 @@ class SpeechStandin:
         close_timeout_seconds: float = 2.0,
         sessions_per_minute: int | None = 5,
         turn_style: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         if turn_style is not None and turn_style not in TURN_STYLES:
             raise ValueError(f"turn_style: one of {TURN_STYLES}, not {turn_style!r}")
         self._turn_style = turn_style
+        self._tls_context = tls_context  # serve wss:// (and https:// tokens) with it
         self._script = ScriptCursor(script)
         self._api_key = api_key
         self._host = host
@@ -173,6 +176,7 @@ class SpeechStandin:
             process_request=self._check_path,
             # The real service's frames are plain; websocket-client cannot deflate anyway.
             compression=None,
+            ssl=self._tls_context,
             # No keepalive pings: the real service is not known to send them, and a
             # client must not come to rely on the stand-in's to notice a dead link.
             ping_interval=None,
@@ -180,7 +184,8 @@ class SpeechStandin:
             logger=logging.getLogger(f"{__name__}.websockets"),
         )
         host, port = self._server.socket.getsockname()[:2]
-        self._url = f"ws://{host}:{port}{PATH}"
+        scheme = "wss" if self._tls_context else "ws"
+        self._url = f"{scheme}://{host}:{port}{PATH}"
         self._serve_thread = threading.Thread(
             target=self._server.serve_forever, name="speech-standin", daemon=True
         )
