@@ -330,7 +330,8 @@ class SpeechLink:
             return self._stream(ws, session, stop)
         finally:
             self._is_up.clear()
-            _close_quietly(ws)
+            # The server ended it (an Error, a close): nothing left to say, just cut.
+            _close_quietly(ws, polite=session.close_code is None and session.error is None)
 
     def _open(self, cutter: SocketCutter) -> tuple[Any, SessionReceiver]:
         """On a helper thread: connect and read until Begin (or the close that replaced it)."""
@@ -463,8 +464,16 @@ class SpeechLink:
             )
 
 
-def _close_quietly(ws: Any) -> None:
+def _close_quietly(ws: Any, *, polite: bool = True) -> None:
+    """Close with a close handshake (bounded), or just cut when the server already closed.
+
+    (A second handshake after the server's close only makes websocket-client log an
+    ERROR "close status: 1008" into the journal.)
+    """
     try:
-        ws.close(timeout=1)
+        if polite:
+            ws.close(timeout=1)
+        else:
+            ws.shutdown()
     except Exception:  # noqa: BLE001 - the socket may already be gone
         pass
