@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -29,22 +28,13 @@ from appliance.reconnect import (
     verdict,
 )
 from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
-from appliance.speech_deadline import (
-    DeadlineExceeded,
-    SocketCutter,
-    Stopped,
-    open_socket,
-    run_within,
-)
-from appliance.speech_frames import bound_frames
-from appliance.speech_messages import MAX_MESSAGE_BYTES
+from appliance.speech_connection import NotOpened, close_quietly, open_session, terminate
 from appliance.speech_receiver import SessionReceiver
 from appliance.speech_settings import (  # noqa: F401 - session_url is part of the API
     BURST_SECONDS,
     CHUNK_SECONDS,
     CONFIRM_MARGIN_MS,
     MODELS,
-    RECEIVE_TIMEOUT_SECONDS,
     REPLAY_MAX_SECONDS,
     SAMPLE_RATE_HZ,
     session_url,
@@ -302,55 +292,27 @@ class SpeechLink:
 
     def _one_session(self, stop: threading.Event) -> _Outcome:
         """Connect, stream until the session ends, and say how it ended."""
-        seconds = self.settings.connect_timeout_seconds
+        opened = open_session(
+            self._url,
+            api_key=self._api_key,
+            connect=self._connect,
+            timeout_seconds=self.settings.connect_timeout_seconds,
+            stop=stop,
+            receiver=lambda ws: SessionReceiver(
+                ws, self._emit, self._clock, sends_formatted_copy=self._model.sends_formatted_copy
+            ),
+            # Counted once the server took the upgrade: that is a new session to it.
+            on_upgraded=lambda: self.open_times.append(self._clock()),
+        )
+        if isinstance(opened, NotOpened):
+            return _Outcome(opened.close_code, opened.reason, 0.0, http_status=opened.http_status)
+        ws, session = opened
         try:
-            # Handshake and Begin under one total deadline: a server that drip-feeds
-            # them never trips a per-read timeout.
-            ws, session = run_within(
-                self._open,
-                total_seconds=seconds,
-                stop=stop,
-                what="connection",
-                discard=lambda opened: _close_quietly(opened[0]),
-            )
-        except Stopped:
-            return _Outcome(None, "stopping", 0.0)
-        except DeadlineExceeded:
-            reason = f"{self._host} did not open a session within {seconds:.0f} s"
-            return _Outcome(None, reason, 0.0)
-        except websocket.WebSocketBadStatusException as error:
-            reason = f"the server answered HTTP {error.status_code}"
-            return _Outcome(None, reason, 0.0, http_status=error.status_code)
-        except (OSError, websocket.WebSocketException) as error:
-            return _Outcome(None, f"cannot connect to {self._host}: {error}", 0.0)
-        try:
-            if not session.session_id:  # an Error before Begin: a refused key, no balance...
-                reason = session.ending_message or "the server closed before Begin"
-                return _Outcome(session.ending_code, reason, 0.0)
             return self._stream(ws, session, stop)
         finally:
             self._is_up.clear()
             # The server ended it (an Error, a close): nothing left to say, just cut.
-            _close_quietly(ws, polite=session.close_code is None and session.error is None)
-
-    def _open(self, cutter: SocketCutter) -> tuple[Any, SessionReceiver]:
-        """On a helper thread: connect and read until Begin (or the close that replaced it)."""
-        timeout = self.settings.connect_timeout_seconds
-        sock = open_socket(self._url, timeout, cutter)
-        ws = self._connect(
-            self._url, header=[f"Authorization: {self._api_key}"], timeout=timeout, socket=sock
-        )
-        # Counted once the server took the upgrade: that is a new session to it.
-        self.open_times.append(self._clock())
-        bound_frames(ws, MAX_MESSAGE_BYTES)
-        ws.settimeout(RECEIVE_TIMEOUT_SECONDS)
-        session = SessionReceiver(
-            ws, self._emit, self._clock, sends_formatted_copy=self._model.sends_formatted_copy
-        )
-        # Begin, or an Error message (a refused key...) and the close that follows it.
-        while not session.ended.is_set() and not session.session_id and session.error is None:
-            session.receive_one()
-        return ws, session
+            close_quietly(ws, polite=session.close_code is None and session.error is None)
 
     def _stream(self, ws: Any, session: SessionReceiver, stop: threading.Event) -> _Outcome:
         opened_at = self._clock()
@@ -372,7 +334,7 @@ class SpeechLink:
         try:
             ended_by_us = self._send_until_closed(ws, session, stop, opened_at, replay)
             if (stop.is_set() or ended_by_us) and not session.ended.is_set():
-                self._terminate(ws, session)
+                terminate(ws, session, self.settings.terminate_timeout_seconds)
         finally:
             self._is_up.clear()
             if session.close_code is None:
@@ -450,30 +412,3 @@ class SpeechLink:
             ):
                 replay.popleft()
         return None
-
-    def _terminate(self, ws: Any, session: SessionReceiver) -> None:
-        """Ask the server to finish (so the last words arrive and billing stops), bounded."""
-        try:
-            ws.send(json.dumps({"type": "Terminate"}))
-        except (OSError, websocket.WebSocketException):
-            return
-        if not session.ended.wait(self.settings.terminate_timeout_seconds):
-            log.warning(
-                "No Termination from the speech service within %.0f s",
-                self.settings.terminate_timeout_seconds,
-            )
-
-
-def _close_quietly(ws: Any, *, polite: bool = True) -> None:
-    """Close with a close handshake (bounded), or just cut when the server already closed.
-
-    (A second handshake after the server's close only makes websocket-client log an
-    ERROR "close status: 1008" into the journal.)
-    """
-    try:
-        if polite:
-            ws.close(timeout=1)
-        else:
-            ws.shutdown()
-    except Exception:  # noqa: BLE001 - the socket may already be gone
-        pass
