@@ -33,13 +33,18 @@ def sentences(recorder):
         ("incorrect_padding", LinkCause.TRANSIENT_REFUSAL),
     ],
 )
-def test_each_1008_cause_is_told_apart_by_its_message(make_standin, link_with, refusal, cause):
+def test_each_1008_cause_is_told_apart_by_its_message(
+    make_standin, link_with, refusal, cause, caplog
+):
     standin = make_standin()
     standin.refuse_sessions(refusal, count=1)
     link, recorder, feeder = link_with(standin, session="always")
     assert recorder.wait_for(lambda r: r.of(LinkDown), 5)
     [down] = recorder.of(LinkDown)
     assert down.close_code == 1008 and down.cause is cause, down
+    # One journal line, with the cause in its own field.
+    [line] = [r for r in caplog.records if getattr(r, "APPLIANCE_EVENT", "") == "link_down"]
+    assert line.SPEECH_ERROR == cause.value and line.CLOSE_CODE == 1008
     if cause is LinkCause.TRANSIENT_REFUSAL:
         # A blip: the retry comes fast and works.
         assert down.retry_in_seconds <= 1.0
