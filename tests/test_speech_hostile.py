@@ -20,7 +20,7 @@ from websocket import ABNF
 
 from appliance.events import LinkCause, LinkDown, LinkIdle, LinkUp, PartialText, SentenceFinished
 from appliance.sandbox import Sandbox, write_config
-from appliance.speech_frames import BoundedFrameBuffer, FrameTooLarge
+from appliance.speech_frames import BoundedFrameBuffer, FrameTooLarge, StreamUnusable
 from appliance.speech_receiver import SessionReceiver
 from tests import test_speech_faults as faults
 from tests.conftest import wait_until
@@ -227,3 +227,29 @@ def test_sigterm_stops_the_daemon_promptly_while_the_server_drip_feeds(tmp_path,
         notify.close()
         box.stop()
     assert any(m.startswith("STATUS=Connecting") for m in notify.messages), notify.messages
+
+
+class _Bytes:
+    """recv(n) over fixed bytes; then the connection is gone."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __call__(self, size: int) -> bytes:
+        if not self.data:
+            raise websocket.WebSocketConnectionClosedException("gone")
+        piece, self.data = self.data[:size], self.data[size:]
+        return piece
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_fuzz_the_frame_reader_raises_only_what_the_receiver_handles(data):
+    frames = BoundedFrameBuffer(_Bytes(data), False, 64)
+    for _ in range(50):
+        try:
+            frames.recv_frame()
+        except FrameTooLarge:
+            continue
+        except (websocket.WebSocketException, StreamUnusable):
+            return
