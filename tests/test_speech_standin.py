@@ -173,7 +173,7 @@ def errored(client: Client) -> tuple[int, str]:
 
 
 def test_turns_follow_the_script_with_partials_first(make_standin):
-    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0)
+    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0, turn_style="two_messages")
     client = connect(make_standin, srv, query=QUERY + "&format_turns=true")
     begin = client.message()
     assert begin["type"] == "Begin"
@@ -245,7 +245,7 @@ def test_terminate_finishes_the_utterance_in_progress_unformatted(make_standin):
 
 
 def test_force_endpoint_ends_the_turn_while_sound_goes_on(make_standin):
-    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0)
+    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0, turn_style="two_messages")
     client = connect(make_standin, srv, query=QUERY + "&format_turns=true")
     assert client.message()["type"] == "Begin"
     client.send_json({"type": "UpdateConfiguration", "max_turn_silence": 800})
@@ -260,7 +260,7 @@ def test_force_endpoint_ends_the_turn_while_sound_goes_on(make_standin):
 
 
 def test_a_reconnect_continues_the_script_then_reports_what_it_heard(make_standin):
-    srv = make_standin(script=SCRIPT[:1], rate_tolerance_seconds=3.0)
+    srv = make_standin(script=SCRIPT[:1], rate_tolerance_seconds=3.0, turn_style="two_messages")
     heard = []
     for _ in range(2):
         client = connect(make_standin, srv, query=QUERY + "&format_turns=true")
@@ -281,7 +281,9 @@ def test_spoken_sentence_is_one_utterance(make_standin, speak):
     client.send_audio(silence(0.2) + speak("Mondays are the worst.", 1.0), speed=2.0)
     client.send_json({"type": "Terminate"})
     messages, _ = client.until_close()
-    assert [t["transcript"] for t in turns(messages) if t["turn_is_formatted"]] == [SCRIPT[0]]
+    assert [
+        t["transcript"] for t in turns(messages) if t["end_of_turn"] and t["turn_is_formatted"]
+    ] == [SCRIPT[0]]
 
 
 # -- refusals -------------------------------------------------------------------------
@@ -508,7 +510,11 @@ def test_the_command_line_serves_a_script_and_stops_on_sigterm(tmp_path: Path):
             client.send_audio(tone(0.6) + silence(0.8), speed=1.5)
             client.send_json({"type": "Terminate"})
             messages, close = client.until_close()
-            finals = [t["transcript"] for t in turns(messages) if t["turn_is_formatted"]]
+            finals = [
+                t["transcript"]
+                for t in turns(messages)
+                if t["end_of_turn"] and t["turn_is_formatted"]
+            ]
             assert finals == ["Hello from the file."] and close[0] == 1000
         finally:
             client.close()

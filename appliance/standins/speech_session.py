@@ -95,10 +95,15 @@ class StreamParams:
 
     @property
     def default_turn_style(self) -> str:
-        """u3-rt-pro always formats (its migration guide); others by format_turns."""
+        """As the models behave today: u3-rt-pro always formats (its migration guide); the
+        English model with format_turns sends one formatted end of turn (the reference's
+        corrections); whether it formats without format_turns is a GUESS (it does not
+        here); multilingual sends no formatted message (its docs)."""
         if self.speech_model == "u3-rt-pro":
             return "single_formatted"
-        return "two_messages" if self.format_turns else "unformatted_only"
+        if self.format_turns and self.speech_model == "universal-streaming-english":
+            return "single_formatted"
+        return "unformatted_only"
 
 
 def _number(query: Mapping[str, str], name: str, low: float, high: float) -> None:
