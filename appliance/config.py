@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.errors import ConfigError
+from appliance.speech_settings import MODELS
 
 DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
 
@@ -131,6 +132,7 @@ class Settings:
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "assemblyai.session": ("on_speech", "always"),
+    "assemblyai.speech_model": tuple(MODELS),
     "x.over_length": ("shorten", "refuse"),
     "gpio.layout": ("separate", "rgb"),
     "gpio.pin_factory": ("", "mock", "lgpio", "rpigpio", "pigpio", "native"),

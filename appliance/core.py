@@ -19,6 +19,7 @@ from appliance.events import (
     DiscardRequested,
     Effect,
     Event,
+    LinkCause,
     LinkDown,
     LinkIdle,
     LinkUp,
@@ -39,8 +40,8 @@ from appliance.x_links import LINK_POST_PRICE_USD
 
 # The grace light blinks faster in the last second before the post goes out.
 GRACE_ENDING_SECONDS = 1.0
-# The service closes with 1008 for a bad key or an account without balance.
-CLOSE_UNAUTHORISED = 1008
+# Speech link causes only the user can fix: shown until the key is accepted again.
+_USER_CAUSES = (LinkCause.KEY_REFUSED, LinkCause.NO_BALANCE)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class State:
     link: str = "connecting"
     link_detail: str = ""
     link_retry_at: float | None = None
-    link_unauthorised: bool = False
+    link_cause: LinkCause | None = None  # why the link is down (kept while idle if user's)
     session_id: str = ""
     microphone_ok: bool | None = None  # None: not opened yet
     microphone_detail: str = ""
@@ -127,7 +128,7 @@ def step(
                 link="up",
                 link_detail="",
                 link_retry_at=None,
-                link_unauthorised=False,
+                link_cause=None,
                 session_id=event.session_id,
             ),
             [],
@@ -139,7 +140,7 @@ def step(
                 link="connecting" if state.link == "connecting" else "down",
                 link_detail=event.reason,
                 link_retry_at=now + event.retry_in_seconds,
-                link_unauthorised=event.close_code == CLOSE_UNAUTHORISED,
+                link_cause=event.cause,
                 session_id="",
                 partial="",
             ),
@@ -147,8 +148,10 @@ def step(
         )
     if isinstance(event, LinkIdle):
         # No session by design (nobody speaking, or muted): listening, not down. A
-        # refused key stays shown until a session opens.
-        state = replace(state, link="idle", link_detail="", link_retry_at=None)
+        # refused key stays shown until a session opens or the key is accepted again.
+        if state.link_cause in _USER_CAUSES and not event.is_key_confirmed:
+            return replace(state, link="idle", session_id="", partial=""), []
+        state = replace(state, link="idle", link_detail="", link_retry_at=None, link_cause=None)
         return replace(state, session_id="", partial=""), []
     if isinstance(event, MicrophoneState):
         return replace(state, microphone_ok=event.is_ok, microphone_detail=event.detail), []
@@ -309,8 +312,10 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
         return Pattern.MUTED  # privacy first: the mute light is never hidden by another
     if state.storage_problem:
         return Pattern.STORAGE_FULL  # confirmed posts exist only in memory: say so first
-    if state.x_needs_user or state.link_unauthorised:
+    if state.x_needs_user or state.link_cause is LinkCause.KEY_REFUSED:
         return Pattern.NOT_AUTHORISED
+    if state.link_cause is LinkCause.NO_BALANCE:
+        return Pattern.SPEECH_NO_BALANCE
     if state.microphone_ok is False:
         return Pattern.NO_MICROPHONE
     if state.x_out_of_credits:  # also for posts kept from before a restart
@@ -322,6 +327,8 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
         if left <= settings.candidate_ending_seconds:
             return Pattern.CANDIDATE_ENDING
         return Pattern.CANDIDATE
+    if state.link_cause is LinkCause.TOO_MANY_SESSIONS and state.link != "up":
+        return Pattern.SPEECH_SESSION_LIMIT
     if state.link == "connecting":
         return Pattern.CONNECTING
     if state.link == "down":
@@ -350,8 +357,10 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         )
     if state.x_needs_user:
         return f"Cannot post: {state.x_needs_user}"
-    if state.link_unauthorised:
+    if state.link_cause is LinkCause.KEY_REFUSED:
         return f"AssemblyAI refused the key: {state.link_detail}"
+    if state.link_cause is LinkCause.NO_BALANCE:
+        return f"AssemblyAI account out of balance: {state.link_detail}"
     if state.microphone_ok is False:
         return f"No microphone: {state.microphone_detail}"
     if state.x_out_of_credits:
@@ -365,6 +374,8 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         return "Posting…"
     if state.link not in ("up", "idle"):
         verb = "Connecting" if state.link == "connecting" else "Reconnecting"
+        if state.link_cause is LinkCause.TOO_MANY_SESSIONS:
+            verb = "AssemblyAI session limit reached: trying again"
         if state.link_retry_at is not None and state.link_retry_at > now:
             wait = state.link_retry_at - now
             return f"{verb} in {wait:.0f} s: {state.link_detail}"

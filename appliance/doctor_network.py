@@ -6,17 +6,18 @@ Every request goes only where the configuration points ([assemblyai] url, [x] ap
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from appliance.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.doctor import Check
+from appliance.events import LinkCause
+from appliance.speech_token import check_key, token_url
+
+__all__ = ["check_keys", "reach_services", "token_url"]
 
 TIMEOUT_SECONDS = 10.0
 _SECURE = {"wss": "https", "https": "https", "ws": "http", "http": "http"}
@@ -78,31 +79,23 @@ def reach_services(settings: Settings) -> Iterator[tuple[Check, str, float | Non
         yield reach(service, url)
 
 
-def token_url(streaming_url: str) -> str:
-    """Where AssemblyAI issues temporary tokens, on the host of the streaming URL."""
-    parts = urlsplit(streaming_url)
-    return f"{_SECURE[parts.scheme]}://{parts.netloc}/v3/token?expires_in_seconds=60"
-
-
 def check_assemblyai_key(settings: Settings, key: str) -> Check:
+    """The daemon's own start-up check (a temporary token: no billed session)."""
     name = "AssemblyAI key"
-    url = token_url(settings.assemblyai.url)
-    request = urllib.request.Request(url, headers={"Authorization": key})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            body = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        if error.code in (401, 403):
-            return Check(name, "fail", f"AssemblyAI refused the key ({error.code})", _KEY_FIX)
-        if error.code == 404 and url.startswith("http://"):
-            detail = "the stand-in has no token endpoint; the daemon's connection checks the key"
-            return Check(name, "skip", detail)
-        return Check(name, "fail", f"{url} answered {error.code}", "check [assemblyai] url")
-    except (OSError, ValueError) as error:
-        return Check(name, "fail", f"no answer from {url}: {error}", "check the network")
-    if not isinstance(body, dict) or not body.get("token"):
-        return Check(name, "fail", f"{url} sent no token", "check [assemblyai] url")
-    return Check(name, "ok", "accepted (a temporary token was issued)")
+    answer = check_key(settings.assemblyai.url, key, total_seconds=TIMEOUT_SECONDS)
+    if answer.outcome == "accepted":
+        return Check(name, "ok", answer.detail)
+    if answer.outcome == "no_endpoint":
+        detail = "the stand-in has no token endpoint; the daemon's connection checks the key"
+        return Check(name, "skip", detail)
+    if answer.outcome == "unreachable":
+        return Check(name, "fail", answer.detail, "check the network")
+    if answer.cause is LinkCause.KEY_REFUSED:
+        return Check(name, "fail", f"AssemblyAI refused the key ({answer.http_status})", _KEY_FIX)
+    if answer.cause is LinkCause.NO_BALANCE:
+        fix = "add funds on the AssemblyAI billing page; the key itself is fine"
+        return Check(name, "fail", answer.detail, fix)
+    return Check(name, "fail", answer.detail, "check [assemblyai] url, or try again later")
 
 
 def check_x_keys(settings: Settings, credentials: Credentials) -> Check:

@@ -8,7 +8,21 @@ unless a name says otherwise.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class LinkCause(enum.Enum):
+    """Why the speech link is down, in the link's own terms (never a service close code)."""
+
+    DROPPED = "dropped"  # connection lost, refused, timed out or cut: a blip
+    SERVER_ERROR = "server_error"  # the service failed or answered something unexpected
+    KEY_REFUSED = "key_refused"  # the key is wrong or missing: only the user can fix it
+    NO_BALANCE = "no_balance"  # the account has no balance left: only the user can fix it
+    TOO_MANY_SESSIONS = "too_many_sessions"  # the account's session limit: wait a minute
+    TRANSIENT_REFUSAL = "transient_refusal"  # a refusal a retry fixes ("Incorrect padding")
+    OUR_BUG = "our_bug"  # the service rejected what we sent (invalid message, chunk, rate)
+
 
 # ---- events -------------------------------------------------------------------
 
@@ -56,7 +70,8 @@ class LinkDown:
 
     reason: str
     retry_in_seconds: float
-    close_code: int | None = None
+    close_code: int | None = None  # for the journal only; decisions use `cause`
+    cause: LinkCause = LinkCause.DROPPED
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class LinkIdle:
     """No speech session by design (no one speaking, or muted): listening locally, not down."""
 
     reason: str = "no speech"
+    is_key_confirmed: bool = False  # the key was just accepted: a key problem is over
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ class Pattern(enum.Enum):
     RATE_LIMITED = "rate_limited"
     OUT_OF_CREDITS = "out_of_credits"
     STORAGE_FULL = "storage_full"
+    # The speech service's account, not the network: each cause its own light.
+    SPEECH_NO_BALANCE = "speech_no_balance"
+    SPEECH_SESSION_LIMIT = "speech_session_limit"
     ERROR = "error"
 
 
@@ -132,6 +135,9 @@ _SEPARATE: dict[Pattern, dict[str, Look]] = {
     Pattern.RATE_LIMITED: {"red": _on(DIM), "amber": _WAITING},
     # Waiting for the user to pay, not for X: amber steady, red blinking slowly.
     Pattern.OUT_OF_CREDITS: {"amber": _on(BRIGHT), "red": _SLOW},
+    # The mirror of OUT_OF_CREDITS (the other service wants paying): red steady, amber slow.
+    Pattern.SPEECH_NO_BALANCE: {"red": _on(BRIGHT), "amber": _SLOW},
+    Pattern.SPEECH_SESSION_LIMIT: {"amber": _SLOW},
     Pattern.ERROR: {"red": _FAST},
     # Red for trouble, amber hurrying you: posts are held in memory until there is room.
     Pattern.STORAGE_FULL: {"red": _on(BRIGHT), "amber": _FAST},
@@ -166,6 +172,8 @@ _RGB: dict[Pattern, tuple[Colour, Look]] = {
     Pattern.NOT_AUTHORISED: (MAGENTA, _on(BRIGHT)),
     Pattern.RATE_LIMITED: (MAGENTA, _WAITING),
     Pattern.OUT_OF_CREDITS: (MAGENTA, _SLOW),
+    Pattern.SPEECH_NO_BALANCE: (BLUE, _on(BRIGHT)),
+    Pattern.SPEECH_SESSION_LIMIT: (BLUE, _SLOW),
     Pattern.ERROR: (RED, _FAST),
     Pattern.STORAGE_FULL: (RED, _CONNECTING),
 }
@@ -190,6 +198,8 @@ _MEANING: dict[Pattern, str] = {
     Pattern.OUT_OF_CREDITS: (
         "X account out of credits: add credits; kept posts then go out by themselves."
     ),
+    Pattern.SPEECH_NO_BALANCE: "The AssemblyAI account has no balance; add funds, it retries.",
+    Pattern.SPEECH_SESSION_LIMIT: "AssemblyAI's limit on new sessions; it retries in a minute.",
     Pattern.ERROR: "Something failed; the journal says what.",
     Pattern.STORAGE_FULL: "Disk full or read-only: confirmed posts wait in memory; free space.",
 }

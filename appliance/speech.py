@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -17,31 +16,45 @@ import websocket
 
 from appliance.audio_backlog import Backlog, Chunk
 from appliance.config import AssemblyAISettings
-from appliance.events import LinkDown, LinkIdle, LinkUp
-from appliance.reconnect import HEALTHY_AFTER_SECONDS, Verdict, retry_cap_seconds, verdict
+from appliance.events import LinkCause, LinkDown, LinkIdle, LinkUp
+from appliance.reconnect import (
+    EXPIRED,
+    HEALTHY_AFTER_SECONDS,
+    Verdict,
+    cause_streak,
+    classify,
+    describe_close,
+    retry_cap_seconds,
+    verdict,
+)
 from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
-from appliance.speech_messages import Begin
+from appliance.speech_connection import NotOpened, close_quietly, open_session, terminate
 from appliance.speech_receiver import SessionReceiver
 from appliance.speech_settings import (  # noqa: F401 - session_url is part of the API
     BURST_SECONDS,
     CHUNK_SECONDS,
     CONFIRM_MARGIN_MS,
-    RECEIVE_TIMEOUT_SECONDS,
+    MODELS,
     REPLAY_MAX_SECONDS,
     SAMPLE_RATE_HZ,
     session_url,
 )
+from appliance.speech_token import KeyCheck, check_key
 from appliance.vad import SpeechDetector
 
 log = logging.getLogger(__name__)
+
+# An Error message precedes the server's close; a server that does not close is cut.
+ERROR_CLOSE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class _Outcome:
     close_code: int | None
-    reason: str
+    reason: str  # the service's Error message, else the close reason, else what we saw
     up_seconds: float
     ended_by_us: Decision | None = None  # CLOSE or ROTATE when we ended it on purpose
+    http_status: int | None = None  # the handshake was answered with this instead
 
 
 class SpeechLink:
@@ -58,12 +71,14 @@ class SpeechLink:
         settings: AssemblyAISettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         detector: SpeechDetector | None = None,
+        key_check: Callable[[threading.Event], KeyCheck] | None = None,
         **overrides: Any,
     ) -> None:
         # Without settings (tests, tools) a session stays open: "always".
         base = settings or AssemblyAISettings(session="always")
         self.settings = dataclasses.replace(base, **overrides)
         self._url = session_url(url, speech_model)
+        self._model = MODELS[speech_model]
         self._host = urllib.parse.urlsplit(url).netloc
         self._api_key = api_key
         self._emit = emit
@@ -84,9 +99,16 @@ class SpeechLink:
         self._is_up = threading.Event()
         self._last_problem = ""
         self._is_idle_reported = False
-        # on_speech: one short session at start-up proves the key, so a wrong key shows
-        # at boot (red LED, STATUS=) rather than at the first sentence. It costs ~1 s.
+        self._last_cause: LinkCause | str | None = None
+        self._cause_streak = 0
+        # on_speech: a wrong key shows at boot (LED, STATUS=) rather than at the first
+        # sentence. A temporary token proves the key without a billed session.
         self._needs_key_check = self.settings.session == "on_speech"
+        self._key_check = key_check or (
+            lambda stop: check_key(
+                url, api_key, total_seconds=self.settings.connect_timeout_seconds, stop=stop
+            )
+        )
         self.open_times: deque[float] = deque(maxlen=64)
         self.last_progress_at = clock()
         self.chunks_sent = 0
@@ -129,9 +151,11 @@ class SpeechLink:
         return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
 
     def _is_session_needed(self) -> bool:
+        return self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
+
+    def _is_key_check_due(self) -> bool:
         with self._lock:
-            is_key_check = self._needs_key_check and not self._gate.is_muted
-        return is_key_check or self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
+            return self._needs_key_check and not self._gate.is_muted
 
     def _decide(self, session_age_seconds: float | None) -> Decision:
         with self._lock:
@@ -143,6 +167,18 @@ class SpeechLink:
         failures = 0
         while not stop.is_set():
             self.last_progress_at = self._clock()
+            if self._is_key_check_due() and not self._is_session_needed():
+                answer = self._key_check(stop)
+                if stop.is_set():
+                    break
+                if answer.outcome in ("accepted", "no_endpoint"):
+                    self._needs_key_check = False
+                    self._on_recovered()
+                    failures = 0
+                    continue
+                failures += 1
+                self._retry_later(stop, answer.cause or LinkCause.DROPPED, answer.detail, failures)
+                continue
             if not self._is_session_needed():
                 self._idle(stop)
                 continue
@@ -156,19 +192,54 @@ class SpeechLink:
             if outcome.ended_by_us is not None:
                 failures = 0
                 continue
+            cause = classify(outcome.close_code, outcome.reason, http_status=outcome.http_status)
+            if cause == EXPIRED:
+                # Error 3008, Termination, close 3008: the service's own rotation. The
+                # unfinished words were replayed into the backlog; carry on at once.
+                log.info(
+                    "Speech session reached its maximum duration; continuing in a new one",
+                    extra={"APPLIANCE_EVENT": "session_expired", "CLOSE_CODE": outcome.close_code},
+                )
+                failures = 0
+                continue
             failures = 1 if outcome.up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
-            decision = verdict(
-                outcome.close_code,
-                outcome.reason,
-                failures,
-                cap_seconds=retry_cap_seconds(
-                    self.settings.reconnect_max_seconds,
-                    self.settings.backlog_seconds,
-                    is_speech_waiting=self.backlog.owes_speech(),
-                ),
-            )
-            self._report_down(decision, outcome.close_code)
-            self._wait(stop, decision.delay_seconds)
+            if cause is LinkCause.KEY_REFUSED:
+                # Retry with a free token request, not a billed session (on_speech). Not
+                # for a balance problem: a token may well be issued to an empty account.
+                self._needs_key_check = self.settings.session == "on_speech"
+            detail = describe_close(outcome.close_code, outcome.reason)
+            self._retry_later(stop, cause, detail, failures, outcome.close_code)
+
+    def _retry_later(
+        self,
+        stop: threading.Event,
+        cause: LinkCause | str,
+        detail: str,
+        failures: int,
+        code: int | None = None,
+    ) -> None:
+        """Say the link is down and why, then wait as the policy says."""
+        self._cause_streak = cause_streak(self._last_cause, cause, self._cause_streak)
+        self._last_cause = cause
+        decision = verdict(
+            cause,
+            detail,
+            failures,
+            streak=self._cause_streak,
+            cap_seconds=retry_cap_seconds(
+                self.settings.reconnect_max_seconds,
+                self.settings.backlog_seconds,
+                is_speech_waiting=self.backlog.owes_speech(),
+            ),
+        )
+        self._report_down(decision, code)
+        self._wait(stop, decision.delay_seconds)
+
+    def _on_recovered(self) -> None:
+        self._last_cause, self._cause_streak = None, 0
+        if self._last_problem:
+            log.info("Speech link is back (it was down: %s)", self._last_problem)
+            self._last_problem = ""
 
     def _idle(self, stop: threading.Event) -> None:
         """No session wanted: keep only pre-roll, say so once, wait for speech."""
@@ -177,7 +248,9 @@ class SpeechLink:
             self._is_idle_reported = True
             with self._lock:
                 reason = "muted" if self._gate.is_muted else "no speech"
-            self._emit(LinkIdle(reason))
+            # Idle after a passed key check: a key problem shown before is over.
+            key_ok = not self._needs_key_check and self._last_cause is None
+            self._emit(LinkIdle(reason, is_key_confirmed=key_ok))
         self._wake.wait(0.2)
         self._wake.clear()
 
@@ -208,56 +281,52 @@ class SpeechLink:
             level = logging.ERROR if decision.needs_user or decision.is_our_bug else logging.WARNING
             if decision.is_our_bug:
                 message += " (this is a bug in appliance: please report it)"
-            log.log(level, message, extra={"APPLIANCE_EVENT": "link_down", "CLOSE_CODE": code})
+            error = decision.cause.value if decision.cause else ""
+            extra = {"APPLIANCE_EVENT": "link_down", "CLOSE_CODE": code, "SPEECH_ERROR": error}
+            log.log(level, message, extra=extra)
             self._last_problem = decision.explanation
         else:
             log.debug(message)
-        self._emit(LinkDown(decision.explanation, decision.delay_seconds, code))
+        cause = decision.cause or LinkCause.DROPPED
+        self._emit(LinkDown(decision.explanation, decision.delay_seconds, code, cause))
 
     def _one_session(self, stop: threading.Event) -> _Outcome:
         """Connect, stream until the session ends, and say how it ended."""
+        opened = open_session(
+            self._url,
+            api_key=self._api_key,
+            connect=self._connect,
+            timeout_seconds=self.settings.connect_timeout_seconds,
+            stop=stop,
+            receiver=lambda ws: SessionReceiver(
+                ws, self._emit, self._clock, sends_formatted_copy=self._model.sends_formatted_copy
+            ),
+            # Counted once the server took the upgrade: that is a new session to it.
+            on_upgraded=lambda: self.open_times.append(self._clock()),
+        )
+        if isinstance(opened, NotOpened):
+            return _Outcome(opened.close_code, opened.reason, 0.0, http_status=opened.http_status)
+        ws, session = opened
         try:
-            ws = self._connect(
-                self._url,
-                header=[f"Authorization: {self._api_key}"],
-                timeout=self.settings.connect_timeout_seconds,
-            )
-        except websocket.WebSocketBadStatusException as error:
-            code = 1008 if error.status_code in (401, 403) else None
-            return _Outcome(code, f"the server answered HTTP {error.status_code}", 0.0)
-        except (OSError, websocket.WebSocketException) as error:
-            return _Outcome(None, f"cannot connect to {self._host}: {error}", 0.0)
-        # Counted once the server took the upgrade: that is a new session to it.
-        self.open_times.append(self._clock())
-        try:
-            return self._stream(ws, stop)
+            return self._stream(ws, session, stop)
         finally:
             self._is_up.clear()
-            try:
-                ws.close(timeout=1)
-            except Exception:  # noqa: BLE001 - the socket may already be gone
-                pass
+            # The server ended it (an Error, a close): nothing left to say, just cut.
+            close_quietly(ws, polite=session.close_code is None and session.error is None)
 
-    def _stream(self, ws: Any, stop: threading.Event) -> _Outcome:
-        ws.settimeout(RECEIVE_TIMEOUT_SECONDS)
-        session = SessionReceiver(ws, self._emit, self._clock)
-        first = session.receive_one()
-        if not isinstance(first, Begin):
-            reason = session.close_reason or f"no Begin message: {first!r}"
-            return _Outcome(session.close_code, reason, 0.0)
+    def _stream(self, ws: Any, session: SessionReceiver, stop: threading.Event) -> _Outcome:
         opened_at = self._clock()
         self.sessions_opened += 1
         self._needs_key_check = False
         self._is_up.set()
-        if self._last_problem:
-            log.info("Speech link is back (it was down: %s)", self._last_problem)
-            self._last_problem = ""
+        self._on_recovered()
+        session_id = session.session_id
         log.info(
             "Speech session %s opened",
-            first.session_id,
-            extra={"APPLIANCE_EVENT": "session_opened", "SPEECH_SESSION_ID": first.session_id},
+            session_id,
+            extra={"APPLIANCE_EVENT": "session_opened", "SPEECH_SESSION_ID": session_id},
         )
-        self._emit(LinkUp(first.session_id))
+        self._emit(LinkUp(session_id))
         receiver = threading.Thread(target=session.receive_all, name="speech-receive", daemon=True)
         receiver.start()
         replay: deque[tuple[int, Chunk]] = deque()  # (stream ms where the chunk ends, chunk)
@@ -265,26 +334,29 @@ class SpeechLink:
         try:
             ended_by_us = self._send_until_closed(ws, session, stop, opened_at, replay)
             if (stop.is_set() or ended_by_us) and not session.ended.is_set():
-                self._terminate(ws, session)
+                terminate(ws, session, self.settings.terminate_timeout_seconds)
         finally:
             self._is_up.clear()
             if session.close_code is None:
                 # Lost, not closed: a close handshake would wait on a dead peer, and on
                 # the receiver's read lock; cut the socket so both threads end now.
                 ws.shutdown()
+            session.finish()  # a sentence still waiting for its formatted copy goes out
             up_seconds = self._clock() - opened_at
-            if not session.is_terminated and ended_by_us is not Decision.CLOSE:
-                # Words sent to a session that died unfinished go to the next one.
+            finished_by_request = session.is_terminated and session.error is None
+            if not finished_by_request and ended_by_us is not Decision.CLOSE:
+                # Words sent to a session that died (or expired) unfinished go to the
+                # next one: everything after the last word of a delivered sentence.
                 self.backlog.prepend(
                     chunk for end_ms, chunk in replay if end_ms > session.confirmed_end_ms
                 )
             log.info(
                 "Speech session %s closed after %.0f s",
-                first.session_id,
+                session_id,
                 up_seconds,
-                extra={"APPLIANCE_EVENT": "session_closed", "SPEECH_SESSION_ID": first.session_id},
+                extra={"APPLIANCE_EVENT": "session_closed", "SPEECH_SESSION_ID": session_id},
             )
-        return _Outcome(session.close_code, session.close_reason, up_seconds, ended_by_us)
+        return _Outcome(session.ending_code, session.ending_message, up_seconds, ended_by_us)
 
     def _send_until_closed(
         self,
@@ -301,6 +373,10 @@ class SpeechLink:
         while not stop.is_set() and not session.ended.is_set():
             now = self._clock()
             self.last_progress_at = now
+            session.deliver_due()
+            if session.error_at is not None and now - session.error_at > ERROR_CLOSE_SECONDS:
+                session.lost("the server sent an error but did not close")
+                return None
             decision = self._decide(now - opened_at)
             # Speech still in the backlog (after an outage) is sent before we let go.
             if decision in (Decision.CLOSE, Decision.ROTATE) and not self.backlog.owes_speech():
@@ -336,15 +412,3 @@ class SpeechLink:
             ):
                 replay.popleft()
         return None
-
-    def _terminate(self, ws: Any, session: SessionReceiver) -> None:
-        """Ask the server to finish (so the last words arrive and billing stops), bounded."""
-        try:
-            ws.send(json.dumps({"type": "Terminate"}))
-        except (OSError, websocket.WebSocketException):
-            return
-        if not session.ended.wait(self.settings.terminate_timeout_seconds):
-            log.warning(
-                "No Termination from the speech service within %.0f s",
-                self.settings.terminate_timeout_seconds,
-            )

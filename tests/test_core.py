@@ -7,6 +7,7 @@ from appliance.core import CoreSettings, State, led_pattern, status_line, step
 from appliance.events import (
     ButtonPressed,
     DiscardRequested,
+    LinkCause,
     LinkDown,
     LinkUp,
     MicrophoneState,
@@ -113,7 +114,9 @@ def test_led_patterns_follow_the_state():
 
 
 def test_unauthorised_speech_and_x_show_not_authorised():
-    state, _ = step(State(), LinkDown("AssemblyAI refused the key", 300, close_code=1008), 0)
+    state, _ = step(
+        State(), LinkDown("AssemblyAI refused the key", 300, 1008, LinkCause.KEY_REFUSED), 0
+    )
     assert led_pattern(state, 0) is Pattern.NOT_AUTHORISED
     state, _ = run([(0, SentenceFinished("Hi.")), (1, ButtonPressed())], State(link="up"))
     state, _ = step(state, PostResult(1, "failed", "", "regenerate the token", needs_user=True), 2)

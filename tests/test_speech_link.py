@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from appliance.events import LinkDown, LinkUp, PartialText, SentenceFinished
+from appliance.events import LinkCause, LinkDown, LinkUp, PartialText, SentenceFinished
 from appliance.speech import SpeechLink
 from appliance.standins.speech_server import SpeechStandin
 
@@ -89,9 +89,8 @@ def standin():
 
 
 def start_link(url, recorder, key=KEY, **options):
-    link = SpeechLink(
-        url=url, api_key=key, speech_model="universal-streaming-english", emit=recorder, **options
-    )
+    options.setdefault("speech_model", "universal-streaming-english")
+    link = SpeechLink(url=url, api_key=key, emit=recorder, **options)
     stop = threading.Event()
     thread = threading.Thread(target=link.run, args=(stop,), daemon=True)
     thread.start()
@@ -154,17 +153,19 @@ def test_close_code_3005_backs_off_and_reconnects(standin):
         thread.join(10)
 
 
-def test_a_wrong_key_is_not_retried_in_a_storm(standin):
+def test_a_wrong_key_gets_one_quick_retry_then_the_slow_schedule(standin):
     recorder = Recorder()
     link, stop, thread = start_link(standin.url, recorder, key="wrong-key")
     try:
-        assert recorder.wait_for(lambda r: r.of(LinkDown), 5)
-        down = recorder.of(LinkDown)[0]
-        assert down.close_code == 1008
-        assert down.retry_in_seconds >= 60
-        assert "assemblyai_api_key" in down.reason
+        assert recorder.wait_for(lambda r: len(r.of(LinkDown)) >= 2, 10)
+        first, second = recorder.of(LinkDown)[:2]
+        assert first.close_code == second.close_code == 1008
+        assert first.cause is second.cause is LinkCause.KEY_REFUSED
+        assert first.retry_in_seconds <= 3  # one quick retry: a refusal can be a blip
+        assert second.retry_in_seconds >= 60
+        assert "assemblyai_api_key" in second.reason
         time.sleep(1.5)  # a storm would have opened more sessions by now
-        assert len(standin.sessions) == 1
+        assert len(standin.sessions) == 2
     finally:
         stop.set()
         thread.join(5)
@@ -187,6 +188,11 @@ def test_no_server_means_retrying_not_exiting():
 
 def test_audio_is_kept_not_sent_while_the_link_is_down():
     recorder = Recorder()
-    link = SpeechLink(url="ws://127.0.0.1:9/v3/ws", api_key=KEY, speech_model="m", emit=recorder)
+    link = SpeechLink(
+        url="ws://127.0.0.1:9/v3/ws",
+        api_key=KEY,
+        speech_model="universal-streaming-english",
+        emit=recorder,
+    )
     link.send_audio(silence(0.05))
     assert len(link.backlog) == 1 and link.chunks_sent == 0 and link.chunks_dropped == 0

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from appliance.audio_backlog import Backlog, chunks_to_keep
-from appliance.reconnect import verdict
+from appliance.events import LinkCause
+from appliance.reconnect import classify, verdict
 from appliance.session_gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
 
 ON_SPEECH = GateSettings(mode="on_speech", idle_close_seconds=20.0, rotate_after_seconds=100.0)
@@ -62,7 +63,8 @@ def test_backoff_with_a_fake_clock_stays_within_its_bounds():
     rng = random.Random(7)
     clock, delays = 0.0, []
     for failures in range(1, 12):
-        decision = verdict(3005, "", failures, cap_seconds=60.0, uniform=rng.uniform)
+        cause = classify(3005, "")
+        decision = verdict(cause, "", failures, cap_seconds=60.0, uniform=rng.uniform)
         assert 0.0 <= decision.delay_seconds <= min(60.0, 2 ** (failures - 1))
         delays.append(decision.delay_seconds)
         clock += decision.delay_seconds
@@ -72,10 +74,12 @@ def test_backoff_with_a_fake_clock_stays_within_its_bounds():
 
 def test_a_1008_retries_slowly_so_an_hour_holds_few_attempts():
     clock, attempts = 0.0, 0
+    cause = classify(1008, "Invalid API key")
+    assert cause is LinkCause.KEY_REFUSED
     while clock < 3600.0:
         attempts += 1
-        clock += verdict(1008, "Invalid API key", attempts).delay_seconds
-    assert attempts <= 13
+        clock += verdict(cause, "Invalid API key", attempts, streak=attempts).delay_seconds
+    assert attempts <= 14  # one quick retry, then one every 5 minutes
 
 
 def test_catch_up_keeps_speech_and_enough_silence_to_end_turns():

@@ -160,11 +160,20 @@ def turns(messages: list[dict]) -> list[dict]:
     return [m for m in messages if m["type"] == "Turn"]
 
 
+def errored(client: Client) -> tuple[int, str]:
+    """An error close as the service does it: the Error message, then the same code."""
+    error = client.message()
+    assert error["type"] == "Error", error
+    kind, (code, reason) = client.next()
+    assert kind == "close" and code == error["error_code"], (kind, code, error)
+    return code, error["error"]
+
+
 # -- the happy path -------------------------------------------------------------------
 
 
 def test_turns_follow_the_script_with_partials_first(make_standin):
-    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0)
+    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0, turn_style="two_messages")
     client = connect(make_standin, srv, query=QUERY + "&format_turns=true")
     begin = client.message()
     assert begin["type"] == "Begin"
@@ -236,7 +245,7 @@ def test_terminate_finishes_the_utterance_in_progress_unformatted(make_standin):
 
 
 def test_force_endpoint_ends_the_turn_while_sound_goes_on(make_standin):
-    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0)
+    srv = make_standin(script=SCRIPT, rate_tolerance_seconds=3.0, turn_style="two_messages")
     client = connect(make_standin, srv, query=QUERY + "&format_turns=true")
     assert client.message()["type"] == "Begin"
     client.send_json({"type": "UpdateConfiguration", "max_turn_silence": 800})
@@ -251,7 +260,7 @@ def test_force_endpoint_ends_the_turn_while_sound_goes_on(make_standin):
 
 
 def test_a_reconnect_continues_the_script_then_reports_what_it_heard(make_standin):
-    srv = make_standin(script=SCRIPT[:1], rate_tolerance_seconds=3.0)
+    srv = make_standin(script=SCRIPT[:1], rate_tolerance_seconds=3.0, turn_style="two_messages")
     heard = []
     for _ in range(2):
         client = connect(make_standin, srv, query=QUERY + "&format_turns=true")
@@ -272,7 +281,9 @@ def test_spoken_sentence_is_one_utterance(make_standin, speak):
     client.send_audio(silence(0.2) + speak("Mondays are the worst.", 1.0), speed=2.0)
     client.send_json({"type": "Terminate"})
     messages, _ = client.until_close()
-    assert [t["transcript"] for t in turns(messages) if t["turn_is_formatted"]] == [SCRIPT[0]]
+    assert [
+        t["transcript"] for t in turns(messages) if t["end_of_turn"] and t["turn_is_formatted"]
+    ] == [SCRIPT[0]]
 
 
 # -- refusals -------------------------------------------------------------------------
@@ -282,7 +293,7 @@ def test_spoken_sentence_is_one_utterance(make_standin, speak):
 def test_a_bad_key_is_closed_with_1008(make_standin, key):
     srv = make_standin()
     client = connect(make_standin, srv, key=key)
-    assert client.next() == ("close", (1008, "Unauthorized connection: Invalid API key"))
+    assert errored(client) == (1008, "Unauthorized connection: Invalid API key")
     assert srv.wait_for_sessions(1, TIMEOUT_SECONDS)
     assert srv.sessions[0].close_code == 1008
 
@@ -319,7 +330,7 @@ def test_a_chunk_outside_50_to_1000_ms_is_closed_with_3007(make_standin, chunk_b
     client = connect(make_standin, srv)
     assert client.message()["type"] == "Begin"
     client.ws.send_binary(bytes(chunk_bytes))
-    assert client.next() == ("close", (3007, "Input duration violation"))
+    assert errored(client) == (3007, "Input duration violation")
 
 
 def test_chunks_of_50_and_1000_ms_are_accepted(make_standin):
@@ -338,7 +349,7 @@ def test_audio_much_faster_than_real_time_is_closed_with_3007(make_standin):
     client = connect(make_standin, srv)
     assert client.message()["type"] == "Begin"
     client.send_audio(silence(3.0), speed=100.0)
-    assert client.next() == ("close", (3007, "Audio Transmission Rate Exceeded"))
+    assert errored(client) == (3007, "Audio Transmission Rate Exceeded")
     assert srv.wait_for_sessions(1, TIMEOUT_SECONDS)
     assert srv.sessions[0].audio_seconds <= 1.1
 
@@ -349,8 +360,8 @@ def test_a_bad_text_message_is_closed_with_3006(make_standin, text):
     client = connect(make_standin, srv)
     assert client.message()["type"] == "Begin"
     client.ws.send(text)
-    kind, (code, _) = client.next()
-    assert (kind, code) == ("close", 3006)
+    code, _ = errored(client)
+    assert code == 3006
 
 
 def test_an_unknown_path_is_refused_with_404(make_standin):
@@ -372,7 +383,10 @@ def test_a_session_expires_with_3008(make_standin):
     assert abs(begin["expires_at"] - (time.time() + 1)) <= 1.5
     client.send_audio(silence(0.5))
     messages, close = client.until_close(timeout=3.0)
-    assert close == (3008, "Session expired: maximum session duration exceeded")
+    # Error 3008, then Termination, then close 3008.
+    assert [m["type"] for m in messages[-2:]] == ["Error", "Termination"]
+    assert messages[-2]["error_code"] == 3008
+    assert close == (3008, "Session Expired: Maximum session duration exceeded")
     assert 0.9 <= time.monotonic() - started < 3.0
 
 
@@ -383,7 +397,7 @@ def test_close_all_sends_the_given_close_code(make_standin):
         assert client.message()["type"] == "Begin"
     srv.close_all(code=3005, reason="server error")
     for client in clients:
-        assert client.next() == ("close", (3005, "server error"))
+        assert errored(client) == (3005, "server error")
     assert [r.close_code for r in srv.sessions] == [3005, 3005]
 
 
@@ -409,7 +423,7 @@ def test_a_failing_session_closes_3005_and_the_server_keeps_serving(make_standin
     assert client.message()["type"] == "Begin"
     monkeypatch.setattr(speech_session.StreamSession, "on_text", explode)
     client.send_json({"type": "Terminate"})
-    assert client.next() == ("close", (3005, "Internal stand-in error"))
+    assert errored(client) == (3005, "Internal stand-in error")
     monkeypatch.undo()
     assert connect(make_standin, srv).message()["type"] == "Begin"
 
@@ -496,7 +510,11 @@ def test_the_command_line_serves_a_script_and_stops_on_sigterm(tmp_path: Path):
             client.send_audio(tone(0.6) + silence(0.8), speed=1.5)
             client.send_json({"type": "Terminate"})
             messages, close = client.until_close()
-            finals = [t["transcript"] for t in turns(messages) if t["turn_is_formatted"]]
+            finals = [
+                t["transcript"]
+                for t in turns(messages)
+                if t["end_of_turn"] and t["turn_is_formatted"]
+            ]
             assert finals == ["Hello from the file."] and close[0] == 1000
         finally:
             client.close()

@@ -9,6 +9,7 @@ import logging
 import queue
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -29,12 +30,16 @@ from appliance.standins.speech_session import (
     CLOSE_INVALID_MESSAGE,
     CLOSE_SERVER_ERROR,
     CLOSE_UNAUTHORIZED,
+    MAX_CLOSE_REASON_BYTES,
     REASON_UNAUTHORIZED,
+    REFUSALS,
+    TURN_STYLES,
     Action,
     Close,
     ParamError,
     SessionLimits,
     StreamSession,
+    error_close,
     is_authorized,
     parse_stream_params,
 )
@@ -47,7 +52,6 @@ TOKEN_PATH = "/v3/token"  # GET with the key: a temporary token (doctor's key ch
 CLOSE_ABNORMAL = 1006  # no close frame: what websockets reports for a cut connection
 # How often a session's thread looks up from recv() for faults, stop and expiry.
 POLL_SECONDS = 0.05
-MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a control frame's payload is at most 125 bytes
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class SessionRecord:
     close_reason: str
     turns_sent: int
     """Turns finished (end_of_turn sent), not Turn messages."""
+    query: str = ""
+    """The connection's query string, as the client sent it."""
 
 
 @dataclass
@@ -78,6 +84,24 @@ class _LiveSession:
 
 def _truncate_reason(reason: str) -> str:
     return reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+class _DripSocket:
+    """A socket whose sendall() writes one byte at a time, slowly: a drip-fed answer."""
+
+    def __init__(self, sock: socket.socket, seconds_per_byte: float, stop: threading.Event):
+        self._sock = sock
+        self._seconds_per_byte = seconds_per_byte
+        self._stop = stop
+
+    def sendall(self, data: bytes) -> None:
+        for index in range(len(data)):
+            if self._stop.wait(self._seconds_per_byte):
+                raise OSError("stand-in stopping")
+            self._sock.sendall(data[index : index + 1])
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
 
 
 class SpeechStandin:
@@ -95,7 +119,13 @@ class SpeechStandin:
         speech_rms_threshold: float = 500.0,
         close_timeout_seconds: float = 2.0,
         sessions_per_minute: int | None = 5,
+        turn_style: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
+        if turn_style is not None and turn_style not in TURN_STYLES:
+            raise ValueError(f"turn_style: one of {TURN_STYLES}, not {turn_style!r}")
+        self._turn_style = turn_style
+        self._tls_context = tls_context  # serve wss:// (and https:// tokens) with it
         self._script = ScriptCursor(script)
         self._api_key = api_key
         self._host = host
@@ -114,6 +144,11 @@ class SpeechStandin:
         self._opens: list[float] = []
         self.refused_opens = 0
         self._refuse_until = 0.0
+        self._refusal: str | None = None
+        self._refusals_left: int | None = None
+        self._drip_until = 0.0
+        self._drip_seconds_per_byte = 0.0
+        self.token_requests = 0
         self._reply_delay_seconds = 0.0
         self._server: Server | None = None
         self._url: str | None = None
@@ -141,6 +176,7 @@ class SpeechStandin:
             process_request=self._check_path,
             # The real service's frames are plain; websocket-client cannot deflate anyway.
             compression=None,
+            ssl=self._tls_context,
             # No keepalive pings: the real service is not known to send them, and a
             # client must not come to rely on the stand-in's to notice a dead link.
             ping_interval=None,
@@ -148,7 +184,8 @@ class SpeechStandin:
             logger=logging.getLogger(f"{__name__}.websockets"),
         )
         host, port = self._server.socket.getsockname()[:2]
-        self._url = f"ws://{host}:{port}{PATH}"
+        scheme = "wss" if self._tls_context else "ws"
+        self._url = f"{scheme}://{host}:{port}{PATH}"
         self._serve_thread = threading.Thread(
             target=self._server.serve_forever, name="speech-standin", daemon=True
         )
@@ -172,7 +209,8 @@ class SpeechStandin:
             log.warning("speech stand-in: sessions still closing after %.1f s", timeout_seconds)
 
     def close_all(self, code: int = 3005, reason: str = "Session cancelled") -> None:
-        """Fault: every open session closes with this code (within ~50 ms)."""
+        """Fault: every open session closes with this code (within ~50 ms); an error code
+        (not 1000/1001) with an Error message first, as the service does."""
         self._fault(("close", code, reason))
 
     def drop_all(self) -> None:
@@ -191,6 +229,20 @@ class SpeechStandin:
     def refuse_for(self, seconds: float) -> None:
         """Fault: an outage. Handshakes are answered 503 for this long."""
         self._refuse_until = time.monotonic() + seconds
+
+    def refuse_sessions(self, kind: str | None, count: int | None = None) -> None:
+        """Fault: new connections are refused with Error 1008 and close 1008, for this
+        cause (a key of REFUSALS; None ends it), the next `count` times (None: all).
+        A refused key or balance also refuses the token request (401: a GUESS)."""
+        if kind is not None and kind not in REFUSALS:
+            raise ValueError(f"refuse_sessions: one of {sorted(REFUSALS)}, not {kind!r}")
+        self._refusal, self._refusals_left = kind, count
+
+    def drip_handshake(self, seconds_per_byte: float, for_seconds: float) -> None:
+        """Fault: for this long, every handshake answer (and token answer) is sent one
+        byte every `seconds_per_byte`: a slow server no per-read timeout notices."""
+        self._drip_seconds_per_byte = seconds_per_byte
+        self._drip_until = time.monotonic() + for_seconds
 
     def set_reply_delay(self, seconds: float) -> None:
         """Fault: slow answers. Every message a session sends waits this long first."""
@@ -235,28 +287,29 @@ class SpeechStandin:
                     live.faults.put(fault)
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        now = time.monotonic()
+        if now < self._drip_until:
+            connection.socket = _DripSocket(  # type: ignore[assignment]
+                connection.socket, self._drip_seconds_per_byte, self._stopping
+            )
         if urlsplit(request.path).path == TOKEN_PATH:
-            # AssemblyAI's temporary-token request, as `appliance doctor` checks a key.
+            # AssemblyAI's temporary-token request (GET /v3/token, the key in the
+            # Authorization header: the temporary-token docs and the SDK). The refusal's
+            # status and body are a GUESS: 401 with the SDK-style {"error": ...}.
+            with self._changed:
+                self.token_requests += 1
+                self._changed.notify_all()
             if not is_authorized(request.headers.get("Authorization"), None, self._api_key):
                 return connection.respond(HTTPStatus.UNAUTHORIZED, '{"error": "Invalid API key"}')
+            if self._refusal in ("invalid_key", "no_balance"):
+                body = json.dumps({"error": REFUSALS[self._refusal]})
+                return connection.respond(HTTPStatus.UNAUTHORIZED, body)
             token = {"token": uuid.uuid4().hex, "expires_in_seconds": 60}
             return connection.respond(HTTPStatus.OK, json.dumps(token))
         if urlsplit(request.path).path != PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
-        now = time.monotonic()
         if now < self._refuse_until:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Outage (stand-in fault)\n")
-        with self._changed:
-            self._opens = [t for t in self._opens if now - t < 60.0]
-            if (
-                self._sessions_per_minute is not None
-                and len(self._opens) >= self._sessions_per_minute
-            ):
-                self.refused_opens += 1
-                return connection.respond(
-                    HTTPStatus.TOO_MANY_REQUESTS, "Too many new sessions per minute\n"
-                )
-            self._opens.append(now)
         return None
 
     def _update(self, live: _LiveSession, **changes: object) -> None:
@@ -268,7 +321,16 @@ class SpeechStandin:
         assert ws.request is not None  # the handshake is done when the handler runs
         query = dict(parse_qsl(urlsplit(ws.request.path).query, keep_blank_values=True))
         live = _LiveSession(
-            SessionRecord(str(uuid.uuid4()), time.time(), None, 0.0, None, "", 0),
+            SessionRecord(
+                str(uuid.uuid4()),
+                time.time(),
+                None,
+                0.0,
+                None,
+                "",
+                0,
+                urlsplit(ws.request.path).query,
+            ),
             queue.SimpleQueue(),
         )
         with self._changed:
@@ -282,7 +344,7 @@ class SpeechStandin:
         except Exception:
             log.exception("session %s failed", live.record.id)
             try:
-                self._execute(ws, live, [Close(CLOSE_SERVER_ERROR, "Internal stand-in error")])
+                self._execute(ws, live, error_close(CLOSE_SERVER_ERROR, "Internal stand-in error"))
             except Exception:
                 log.exception("session %s: closing after the failure failed too", live.record.id)
         finally:
@@ -298,25 +360,43 @@ class SpeechStandin:
                 record.turns_sent,
             )
 
+    def _refusal_for_new_session(self) -> str | None:
+        """Why a new session is refused now (a REFUSALS key), if it is."""
+        now = time.monotonic()
+        with self._changed:
+            if self._refusal is not None and self._refusals_left != 0:
+                if self._refusals_left is not None:
+                    self._refusals_left -= 1
+                return self._refusal
+            # The service caps new sessions per minute (5 on free accounts); beyond it, a
+            # new session gets 1008 "Too many concurrent sessions" (the concurrency FAQ).
+            self._opens = [t for t in self._opens if now - t < 60.0]
+            if (
+                self._sessions_per_minute is not None
+                and len(self._opens) >= self._sessions_per_minute
+            ):
+                self.refused_opens += 1
+                return "too_many_sessions"
+            self._opens.append(now)
+        return None
+
     def _serve_session(self, ws: ServerConnection, live: _LiveSession, query: dict) -> None:
         headers = ws.request.headers if ws.request else {}
         if not is_authorized(headers.get("Authorization"), query.get("token"), self._api_key):
-            # The real service completes the upgrade, then closes: clients see a close code.
-            self._execute(ws, live, [Close(CLOSE_UNAUTHORIZED, REASON_UNAUTHORIZED)])
+            # The real service completes the upgrade, then sends Error 1008 and closes 1008
+            # (the reference's corrections): clients see an Error message and a close code.
+            self._execute(ws, live, error_close(CLOSE_UNAUTHORIZED, REASON_UNAUTHORIZED))
+            return
+        refusal = self._refusal_for_new_session()
+        if refusal is not None:
+            self._execute(ws, live, error_close(CLOSE_UNAUTHORIZED, REFUSALS[refusal]))
             return
         try:
             params = parse_stream_params(query)
         except ParamError as error:
-            # The real service's exact behaviour for a bad query is undocumented; we accept
-            # the upgrade, send the SDK's Error shape, then close 3006, so a client meets
-            # both paths it must handle (an Error message and a close code).
-            error_message = {
-                "type": "Error",
-                "error_code": CLOSE_INVALID_MESSAGE,
-                "error": str(error),
-            }
-            ws.send(json.dumps(error_message))
-            self._execute(ws, live, [Close(CLOSE_INVALID_MESSAGE, str(error))])
+            # The real service's exact behaviour for a bad query is undocumented (a GUESS):
+            # the upgrade, an Error message, then close 3006, as for any error close.
+            self._execute(ws, live, error_close(CLOSE_INVALID_MESSAGE, str(error)))
             return
         session = StreamSession(
             live.record.id,
@@ -325,6 +405,7 @@ class SpeechStandin:
             self._script,
             time.monotonic(),
             live.record.opened_at,
+            self._turn_style,
         )
         self._execute(ws, live, session.begin())
         while True:
@@ -343,8 +424,10 @@ class SpeechStandin:
                 elif kind == "send":
                     ws.send(reason)
                     continue
-                else:
+                elif code in (1000, 1001):
                     self._execute(ws, live, [Close(code, reason)])
+                else:
+                    self._execute(ws, live, error_close(code, reason))
                 return
             timeout = max(0.0, min(POLL_SECONDS, session.seconds_until_expiry(time.monotonic())))
             try:
@@ -423,6 +506,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sessions-per-minute", type=int, default=5, help="new sessions allowed per minute"
     )
+    parser.add_argument(
+        "--turn-style",
+        choices=TURN_STYLES,
+        help="how a turn ends (default: by model and format_turns)",
+    )
     parser.add_argument("--end-silence-ms", type=int, default=700)
     parser.add_argument("--speech-rms-threshold", type=float, default=500.0)
     parser.add_argument("--log-level", default="INFO")
@@ -456,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         end_silence_ms=args.end_silence_ms,
         speech_rms_threshold=args.speech_rms_threshold,
         sessions_per_minute=args.sessions_per_minute,
+        turn_style=args.turn_style,
     )
     stop_requested = threading.Event()
     previous = {}

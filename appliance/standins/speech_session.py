@@ -33,7 +33,34 @@ CLOSE_SESSION_EXPIRED = 3008
 REASON_UNAUTHORIZED = "Unauthorized connection: Invalid API key"
 REASON_CHUNK_DURATION = "Input duration violation"
 REASON_RATE = "Audio Transmission Rate Exceeded"
-REASON_EXPIRED = "Session expired: maximum session duration exceeded"
+# The common-session-errors page: the Error message's text for 3008.
+REASON_EXPIRED = "Session Expired: Maximum session duration exceeded"
+# A close reason is at most 123 bytes; a longer error says this and the Error message
+# carries the whole text (common-session-errors page).
+REASON_SEE_ERROR = "See Error message for details"
+MAX_CLOSE_REASON_BYTES = 123
+
+# Why the service refuses a connection with 1008, as the Error message says it. Sources:
+# "Invalid API key": the reference's corrections (Error 1008 before Begin);
+# "Too many concurrent sessions": the FAQ on the new-sessions-per-minute limit (1008);
+# "Incorrect padding": a transient 1008 seen in the wild (field reports; exact text a
+# guess); the balance text is a GUESS: the docs only say "Unauthorized Connection:
+# <reason>" for an account issue such as insufficient balance.
+REFUSALS = {
+    "invalid_key": REASON_UNAUTHORIZED,
+    "no_balance": "Unauthorized connection: Insufficient account balance",
+    "too_many_sessions": "Unauthorized connection: Too many concurrent sessions",
+    "incorrect_padding": "Unauthorized connection: Incorrect padding",
+}
+
+# How a finished turn is sent (selectable, as the service's models differ):
+# "two_messages": unformatted end of turn, then a formatted copy (the English model's
+#   older flow with format_turns; message-sequence docs);
+# "single_formatted": one end-of-turn message, already formatted, partials formatted too
+#   (the English model since ~March 2026, and u3-rt-pro: turn-detection docs, migration
+#   guide);
+# "unformatted_only": no formatted message at all (a model that does not format).
+TURN_STYLES = ("two_messages", "single_formatted", "unformatted_only")
 
 MIN_CHUNK_MS = 50
 MAX_CHUNK_MS = 1000
@@ -65,6 +92,18 @@ class StreamParams:
     encoding: str = "pcm_s16le"
     speech_model: str = "universal-streaming-english"
     format_turns: bool = False
+
+    @property
+    def default_turn_style(self) -> str:
+        """As the models behave today: u3-rt-pro always formats (its migration guide); the
+        English model with format_turns sends one formatted end of turn (the reference's
+        corrections); whether it formats without format_turns is a GUESS (it does not
+        here); multilingual sends no formatted message (its docs)."""
+        if self.speech_model == "u3-rt-pro":
+            return "single_formatted"
+        if self.format_turns and self.speech_model == "universal-streaming-english":
+            return "single_formatted"
+        return "unformatted_only"
 
 
 def _number(query: Mapping[str, str], name: str, low: float, high: float) -> None:
@@ -138,6 +177,16 @@ class Close:
 Action = Send | Close
 
 
+def error_close(code: int, error: str) -> list[Action]:
+    """An error close as the service does it: an Error message first, then the close.
+
+    Source: the common-session-errors page ("the server sends an Error text frame
+    immediately before it closes the WebSocket"; error_code equals the close code).
+    """
+    reason = error if len(error.encode()) <= MAX_CLOSE_REASON_BYTES else REASON_SEE_ERROR
+    return [Send({"type": "Error", "error_code": code, "error": error}), Close(code, reason)]
+
+
 @dataclass(frozen=True)
 class SessionLimits:
     """How strict the stand-in is with one session."""
@@ -160,6 +209,7 @@ class StreamSession:
         script: ScriptCursor,
         opened_monotonic: float,
         opened_unix: float,
+        turn_style: str | None = None,
     ) -> None:
         self.session_id = session_id
         self.params = params
@@ -167,6 +217,7 @@ class StreamSession:
         self.script = script
         self.opened_monotonic = opened_monotonic
         self.opened_unix = opened_unix
+        self.turn_style = turn_style or params.default_turn_style
         self.audio_samples = 0
         self.turns_sent = 0
         self.is_finished = False
@@ -187,7 +238,12 @@ class StreamSession:
 
     def on_tick(self, now: float) -> list[Action]:
         if not self.is_finished and self.seconds_until_expiry(now) <= 0:
-            return self._close(CLOSE_SESSION_EXPIRED, REASON_EXPIRED)
+            # Error 3008, then Termination, then close 3008 (the reference's corrections).
+            # The turn in progress is NOT finished first: a GUESS, the worst case for a
+            # client, which must replay what was not yet a finished sentence.
+            self.is_finished = True
+            error, close = error_close(CLOSE_SESSION_EXPIRED, REASON_EXPIRED)
+            return [error, self._termination(now), close]
         return []
 
     def on_audio(self, data: bytes, now: float) -> list[Action]:
@@ -231,16 +287,7 @@ class StreamSession:
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "Terminate":
             actions = self._force_endpoint()
-            actions.append(
-                Send(
-                    {
-                        "type": "Termination",
-                        # Integers, as the official SDK's model declares them.
-                        "audio_duration_seconds": round(self.audio_seconds),
-                        "session_duration_seconds": round(now - self.opened_monotonic),
-                    }
-                )
-            )
+            actions.append(self._termination(now))
             return actions + self._close(CLOSE_NORMAL, "")
         if kind == "ForceEndpoint":
             return self._force_endpoint()
@@ -253,9 +300,21 @@ class StreamSession:
             return []
         return self._close(CLOSE_GOING_AWAY, "Stand-in shutting down")
 
+    def _termination(self, now: float) -> Send:
+        return Send(
+            {
+                "type": "Termination",
+                # Integers, as the official SDK's model declares them.
+                "audio_duration_seconds": round(self.audio_seconds),
+                "session_duration_seconds": round(now - self.opened_monotonic),
+            }
+        )
+
     def _close(self, code: int, reason: str) -> list[Action]:
         self.is_finished = True
-        return [Close(code, reason)]
+        if code in (CLOSE_NORMAL, CLOSE_GOING_AWAY):
+            return [Close(code, reason)]
+        return error_close(code, reason)
 
     def _force_endpoint(self) -> list[Action]:
         ended = self._detector.force_end()
@@ -265,7 +324,8 @@ class StreamSession:
         speech_ms = progress.end_ms - progress.start_ms
         # Peek, not take: a session that dies mid-utterance leaves the line for the retry.
         text = self.script.peek() or fallback_text(speech_ms)
-        words = unformatted_words(text)
+        is_formatted = self.turn_style == "single_formatted"
+        words = (formatted_words if is_formatted else unformatted_words)(text)
         count = revealed_word_count(speech_ms, len(words))
         if count <= self._words_revealed:
             return []
@@ -278,7 +338,7 @@ class StreamSession:
                     start_ms=progress.start_ms,
                     end_ms=progress.end_ms,
                     end_of_turn=False,
-                    is_formatted=False,
+                    is_formatted=is_formatted,
                     end_of_turn_confidence=0.05,
                 )
             )
@@ -301,10 +361,14 @@ class StreamSession:
                 )
             )
 
-        plain = unformatted_words(text)
-        actions: list[Action] = [final(plain, False, " ".join(plain))]
-        if self.params.format_turns:
-            actions.append(final(formatted_words(text), True, ""))
+        if self.turn_style == "single_formatted":
+            formatted = formatted_words(text)
+            actions: list[Action] = [final(formatted, True, " ".join(formatted))]
+        else:
+            plain = unformatted_words(text)
+            actions = [final(plain, False, " ".join(plain))]
+            if self.turn_style == "two_messages":
+                actions.append(final(formatted_words(text), True, ""))
         self._turn_order += 1
         self._words_revealed = 0
         self.turns_sent += 1
