@@ -36,6 +36,7 @@ def test_demo_command_shows_posts_landing():
         "My cat thinks the keyboard is a bed.",
         "Coffee is a personality.",
     ]
-    assert "transcript  … mondays are" in out
+    # Partials show as they come (formatted, as the English model sends them today).
+    assert re.search(r"transcript  … mondays are", out, re.IGNORECASE)
     assert re.search(r"LEDs .*candidate", out)
     assert "3 post(s) landed on the X stand-in" in out
