@@ -7,6 +7,7 @@ import math
 import shutil
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 
 SAMPLE_RATE_HZ = 16000
@@ -24,17 +25,19 @@ def speech_pcm(text: str, cache_dir: Path) -> bytes:
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is needed for speech test audio (apt install {tool})")
-    wav = cache_dir / f"speech-{key}.wav"
-    partial = raw.with_suffix(".part")  # renamed at the end: a crash leaves no bad cache
-    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, timeout=60)
-    subprocess.run(
-        ["sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"]
-        + ["-L", "-t", "raw", str(partial)],
-        check=True,
-        timeout=60,
-    )
-    wav.unlink()
-    partial.replace(raw)
+    # Names of this process's own: parallel test workers may make the same sentence at once.
+    # The finished file is renamed into place, so a crash or a race leaves no bad cache.
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix="making-") as work:
+        wav = Path(work) / "speech.wav"
+        partial = Path(work) / "speech.raw"
+        subprocess.run(["espeak-ng", "-w", str(wav), text], check=True, timeout=60)
+        subprocess.run(
+            ["sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"]
+            + ["-L", "-t", "raw", str(partial)],
+            check=True,
+            timeout=60,
+        )
+        partial.replace(raw)
     return raw.read_bytes()
 
 
