@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance.config import AssemblyAISettings  # noqa: E402
-from appliance.sandbox import Sandbox, write_config  # noqa: E402
+from appliance.service.config import AssemblyAISettings  # noqa: E402
+from appliance.tryout.sandbox import Sandbox, write_config  # noqa: E402
 from bench.table import print_table  # noqa: E402
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance.events import SentenceFinished  # noqa: E402
-from appliance.sandbox import BUTTON_PIN, PRESS_SECONDS, Sandbox  # noqa: E402
+from appliance.core.events import SentenceFinished  # noqa: E402
+from appliance.tryout.sandbox import BUTTON_PIN, PRESS_SECONDS, Sandbox  # noqa: E402
 from bench.table import print_table  # noqa: E402
 
 RUNS = 30

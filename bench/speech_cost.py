@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance.audio_backlog import Backlog  # noqa: E402
-from appliance.session_gate import (  # noqa: E402
+from appliance.speech.backlog import Backlog  # noqa: E402
+from appliance.speech.gate import (  # noqa: E402
     Decision,
     GateSettings,
     GateState,
@@ -29,8 +29,8 @@ from appliance.session_gate import (  # noqa: E402
     next_open_at,
     on_voice,
 )
-from appliance.speech import BURST_SECONDS, CHUNK_SECONDS  # noqa: E402
-from appliance.vad import SpeechDetector  # noqa: E402
+from appliance.speech.link import BURST_SECONDS, CHUNK_SECONDS  # noqa: E402
+from appliance.speech.vad import SpeechDetector  # noqa: E402
 from bench.table import print_table  # noqa: E402
 from tests.speech_audio import speech_pcm  # noqa: E402
 
@@ -157,7 +157,7 @@ def simulate(mode: str, chunks: list[bytes], truth: list[bool], starts: list[int
 
 def first_partial_latency(mode: str, trials: int = 3) -> float:
     """Median seconds from speech start (first loud sample fed) to the first partial."""
-    from appliance.sandbox import Sandbox
+    from appliance.tryout.sandbox import Sandbox
 
     pcm = speech_pcm("Mondays are the worst.", CACHE)
     samples = array("h", pcm)

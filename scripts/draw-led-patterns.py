@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draw every LED pattern of both layouts over time, from appliance.leds, as one SVG.
+"""Draw every LED pattern of both layouts over time, from appliance.devices.leds, as one SVG.
 
 Usage: .venv/bin/python scripts/draw-led-patterns.py [docs/led-patterns.svg]
 """
@@ -11,7 +11,7 @@ import textwrap
 from html import escape
 from pathlib import Path
 
-from appliance.leds import (
+from appliance.devices.leds import (
     LAYOUTS,
     Pattern,
     describe,

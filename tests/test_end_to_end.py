@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.sandbox import Sandbox
+from appliance.tryout.sandbox import Sandbox
 from tests.conftest import wait_until
 from tests.speech_audio import silence
 

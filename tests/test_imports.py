@@ -53,6 +53,7 @@ def test_no_module_needs_setuptools_or_pkg_resources():
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "appliance.daemon" in report["modules"] and "appliance.cli" in report["modules"]
+    assert "appliance.service.daemon" in report["modules"]
+    assert "appliance.cli.main" in report["modules"]
     assert report["failed"] == {}
     assert report["asked"] == []

@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from appliance.simulated_mic import RealtimeFeeder
+from appliance.tryout.simulated_mic import RealtimeFeeder
 
 POLL_SECONDS = 0.2
 

@@ -1,0 +1,141 @@
+"""The doctor's network checks: DNS and TLS to the configured hosts, and whether the keys work.
+
+Every request goes only where the configuration points ([assemblyai] url, [x] api_url).
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from appliance.cli.doctor import Check
+from appliance.core.events import LinkCause
+from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.speech.token import check_key, token_url
+
+__all__ = ["check_keys", "reach_services", "token_url"]
+
+TIMEOUT_SECONDS = 10.0
+_SECURE = {"wss": "https", "https": "https", "ws": "http", "http": "http"}
+_KEY_FIX = "sudo appliance setup (copy the key again), then sudo systemctl restart appliance"
+_CREDITS_FIX = "add credits in the X Developer Console; kept posts then go out by themselves"
+
+
+def _targets(settings: Settings) -> list[tuple[str, str]]:
+    targets = [("AssemblyAI", settings.assemblyai.url)]
+    if not settings.x.dry_run:
+        targets.append(("X", settings.x.api_url))
+    return targets
+
+
+def reach(service: str, url: str) -> tuple[Check, str, float | None]:
+    """DNS, then a TLS (or, for a local stand-in, plain) HEAD /; the Date header if sent."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    is_tls = _SECURE[parts.scheme] == "https"
+    port = parts.port or (443 if is_tls else 80)
+    name = f"reach {service}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = {str(info[4][0]) for info in infos}
+    except OSError as error:
+        fix = "check the network connection and /etc/resolv.conf (ping -c1 " + host + ")"
+        return Check(name, "fail", f"cannot resolve {host}: {error}", fix), host, None
+    connection: http.client.HTTPConnection
+    if is_tls:
+        context = ssl.create_default_context()
+        connection = http.client.HTTPSConnection(
+            host, port, timeout=TIMEOUT_SECONDS, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_SECONDS)
+    date_seconds = None
+    try:
+        connection.request("HEAD", "/")
+        response = connection.getresponse()
+        date_header = response.getheader("Date")
+        if date_header:
+            date_seconds = parsedate_to_datetime(date_header).timestamp()
+    except ssl.SSLCertVerificationError as error:
+        fix = "a wrong clock makes valid certificates look invalid: check `date`; else the network"
+        detail = f"TLS to {host}:{port} failed: {error.verify_message}"
+        return Check(name, "fail", detail, fix), host, None
+    except (OSError, http.client.HTTPException) as error:
+        fix = f"check that {host}:{port} is reachable from here (firewall, proxy)"
+        detail = f"{host}:{port} ({', '.join(sorted(addresses))}) unreachable: {error}"
+        return Check(name, "fail", detail, fix), host, None
+    finally:
+        connection.close()
+    how = "TLS certificate valid" if is_tls else f"plain {parts.scheme}://, a local stand-in?"
+    return Check(name, "ok", f"{host}:{port} resolves and answers ({how})"), host, date_seconds
+
+
+def reach_services(settings: Settings) -> Iterator[tuple[Check, str, float | None]]:
+    for service, url in _targets(settings):
+        yield reach(service, url)
+
+
+def check_assemblyai_key(settings: Settings, key: str) -> Check:
+    """The daemon's own start-up check (a temporary token: no billed session)."""
+    name = "AssemblyAI key"
+    answer = check_key(settings.assemblyai.url, key, total_seconds=TIMEOUT_SECONDS)
+    if answer.outcome == "accepted":
+        return Check(name, "ok", answer.detail)
+    if answer.outcome == "no_endpoint":
+        detail = "the stand-in has no token endpoint; the daemon's connection checks the key"
+        return Check(name, "skip", detail)
+    if answer.outcome == "unreachable":
+        return Check(name, "fail", answer.detail, "check the network")
+    if answer.cause is LinkCause.KEY_REFUSED:
+        return Check(name, "fail", f"AssemblyAI refused the key ({answer.http_status})", _KEY_FIX)
+    if answer.cause is LinkCause.NO_BALANCE:
+        fix = "add funds on the AssemblyAI billing page; the key itself is fine"
+        return Check(name, "fail", answer.detail, fix)
+    return Check(name, "fail", answer.detail, "check [assemblyai] url, or try again later")
+
+
+def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
+    import requests
+    import tweepy
+
+    from appliance.posting.x_client import OUT_OF_CREDITS, XCredentials, make_client
+
+    name = "X keys"
+    keys = XCredentials(
+        credentials["x_consumer_key"],
+        credentials["x_consumer_secret"],
+        credentials["x_access_token"],
+        credentials["x_access_token_secret"],
+    )
+    client = make_client(settings.x.api_url, keys, settings.x.request_timeout_seconds)
+    try:
+        response = client.get_me(user_auth=True)
+    except tweepy.Unauthorized:
+        detail = "X refused the keys (401); a wrong clock also causes this"
+        return Check(name, "fail", detail, _KEY_FIX)
+    except tweepy.HTTPException as error:
+        status = getattr(error.response, "status_code", "?")
+        if status == 402:  # pay-per-use: the keys were accepted, the credits are spent
+            detail = f"{OUT_OF_CREDITS} (402): the keys work, but X refuses every request"
+            return Check(name, "fail", detail, _CREDITS_FIX)
+        return Check(name, "fail", f"X answered {status} to GET /2/users/me", _KEY_FIX)
+    except requests.RequestException as error:
+        return Check(name, "fail", f"no answer from {settings.x.api_url}: {type(error).__name__}")
+    username = getattr(getattr(response, "data", None), "username", "?")
+    return Check(name, "ok", f"accepted: posting as @{username}")
+
+
+def check_keys(settings: Settings, credentials: Credentials | None) -> list[Check]:
+    if credentials is None:
+        reason = "the credentials check failed"
+        return [Check("AssemblyAI key", "skip", reason), Check("X keys", "skip", reason)]
+    checks = [check_assemblyai_key(settings, credentials[ASSEMBLYAI_KEY])]
+    if settings.x.dry_run:
+        checks.append(Check("X keys", "skip", "[x] dry_run = true: X keys are not used"))
+    else:
+        checks.append(check_x_keys(settings, credentials))
+    return checks

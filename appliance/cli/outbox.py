@@ -1,0 +1,124 @@
+"""`appliance outbox [list | retry ID | drop ID]`: the outbox, safe while the daemon runs."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from appliance.errors import ConfigError
+from appliance.posting.outbox import FILE_NAME, POSTED, Entry, Outbox
+from appliance.posting.poster import IDLE_POLL_SECONDS
+
+EX_OK, EX_FAIL, EX_USAGE, EX_CONFIG = 0, 1, 64, 78
+_TEXT_CHARS = 60
+
+
+def add_parser(commands: argparse._SubParsersAction, config_help: str) -> None:
+    outbox = commands.add_parser(
+        "outbox", help="list the posts the device sent or will send; retry or drop one"
+    )
+    outbox.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=["list", "retry", "drop"],
+        help="list (default), retry ID (send a failed or waiting post now), drop ID "
+        "(never send it)",
+    )
+    outbox.add_argument("id", nargs="?", type=int, help="the entry's number, from the list")
+    outbox.add_argument("--limit", type=int, default=20, help="list this many (default 20)")
+    outbox.add_argument("--config", help=config_help)
+
+
+def run(
+    action: str,
+    entry_id: int | None,
+    limit: int,
+    config_arg: str | None,
+    environ: Mapping[str, str],
+    out: TextIO | None = None,
+) -> int:
+    from appliance.service.config import config_path, load_settings
+
+    out = out or sys.stdout
+
+    try:
+        settings = load_settings(config_path(config_arg, environ))
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return EX_CONFIG
+    path = Path(settings.state.dir) / FILE_NAME
+    if action != "list" and entry_id is None:
+        print(f"usage: appliance outbox {action} ID (the number from `appliance outbox`)", file=out)
+        return EX_USAGE
+    try:
+        if not path.exists():  # raises PermissionError in a directory we may not read
+            print(f"No outbox at {path} yet: nothing was ever confirmed.", file=out)
+            return EX_OK if action == "list" else EX_FAIL
+        with Outbox(path) as outbox:
+            if action == "list":
+                return _list(outbox, limit, out)
+            assert entry_id is not None
+            return _change(outbox, action, entry_id, out)
+    except (sqlite3.Error, OSError) as error:
+        print(f"Cannot open {path}: {error} (run with sudo?)", file=sys.stderr)
+        return EX_FAIL
+
+
+def _list(outbox: Outbox, limit: int, out: TextIO) -> int:
+    entries = outbox.entries(limit)
+    if not entries:
+        print("The outbox is empty.", file=out)
+    for entry in entries:
+        print(format_entry(entry), file=out)
+    return EX_OK
+
+
+def format_entry(entry: Entry, now: float | None = None) -> str:
+    """One line: id, state, when, text, then the post id or the reason."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.updated_at))
+    text = entry.text if len(entry.text) <= _TEXT_CHARS else entry.text[: _TEXT_CHARS - 1] + "…"
+    state = entry.state
+    if state == "waiting":
+        left = entry.next_attempt_at - (time.time() if now is None else now)
+        state = f"waiting ({max(0, left):.0f} s)"
+    detail = entry.post_id if entry.state == POSTED else entry.reason
+    if entry.state != POSTED and entry.post_id:
+        detail = f"{entry.post_id}: {detail}"
+    return f"{entry.id:>5}  {state:<16} {when}  “{text}”  {detail}".rstrip()
+
+
+def _change(outbox: Outbox, action: str, entry_id: int, out: TextIO) -> int:
+    entry = outbox.get(entry_id)
+    if entry is None:
+        print(f"No entry {entry_id} in the outbox.", file=out)
+        return EX_FAIL
+    if action == "retry":
+        if not outbox.retry(entry_id):
+            print(
+                f"Entry {entry_id} is {entry.state}: only failed, waiting or dropped "
+                "entries can be retried.",
+                file=out,
+            )
+            return EX_FAIL
+        print(
+            f"Entry {entry_id} is queued again; the running daemon sends it within "
+            f"{IDLE_POLL_SECONDS:.0f} s.",
+            file=out,
+        )
+        return EX_OK
+    if not outbox.drop(entry_id):
+        hint = " (say “delete that”, or delete it on X)" if entry.state == POSTED else ""
+        print(
+            f"Entry {entry_id} is {entry.state}: only queued, waiting or failed entries "
+            f"can be dropped{hint}.",
+            file=out,
+        )
+        return EX_FAIL
+    print(f"Entry {entry_id} is dropped: it will not be posted.", file=out)
+    return EX_OK

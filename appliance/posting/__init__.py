@@ -1,0 +1,1 @@
+"""Posting to X: the outbox, the poster thread and the X client."""

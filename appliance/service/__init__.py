@@ -1,0 +1,1 @@
+"""The service: the daemon joining the parts, its control socket, systemd, the config file."""

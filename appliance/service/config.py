@@ -1,0 +1,362 @@
+"""Settings from the TOML configuration file, checked key by key."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+import typing
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.errors import ConfigError
+from appliance.speech.settings import MODELS
+
+DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """The microphone."""
+
+    device: str = "default"  # ALSA PCM name; prefer "plughw:CARD=<name>,DEV=0"
+
+
+@dataclass(frozen=True)
+class AssemblyAISettings:
+    """The speech link to AssemblyAI Universal-Streaming v3."""
+
+    url: str = "wss://streaming.assemblyai.com/v3/ws"
+    speech_model: str = "universal-streaming-english"
+    reconnect_max_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    terminate_timeout_seconds: float = 5.0
+    session: str = "on_speech"  # "on_speech" (billed only while someone speaks) | "always"
+    idle_close_seconds: float = 20.0
+    opens_per_minute: int = 4
+    ping_interval_seconds: float = 5.0
+    ping_timeout_seconds: float = 20.0
+    backlog_seconds: float = 30.0
+    pre_roll_seconds: float = 1.0
+    rotate_after_seconds: float = 10500.0
+
+
+@dataclass(frozen=True)
+class XSettings:
+    """Posting to X."""
+
+    api_url: str = "https://api.twitter.com"
+    dry_run: bool = False
+    request_timeout_seconds: float = 10.0
+    retry_max_seconds: float = 300.0
+    over_length: str = "shorten"  # a text over 280 (X's count): "shorten" or "refuse"
+
+
+@dataclass(frozen=True)
+class GpioSettings:
+    """The button and the status LEDs (BCM pin numbers)."""
+
+    pin_factory: str = ""
+    button_pin: int = 17
+    layout: str = "separate"
+    green_pin: int = 22
+    amber_pin: int = 23
+    red_pin: int = 24
+    rgb_red_pin: int = 5
+    rgb_green_pin: int = 6
+    rgb_blue_pin: int = 13
+    active_high: bool = True
+    brightness: float = 1.0
+    hold_seconds: float = 1.5
+    long_hold_seconds: float = 4.0
+    mute_switch_pin: int = 0  # 0: no switch (BCM 0 is the HAT EEPROM's, never a switch)
+    start_muted: bool = False
+
+
+@dataclass(frozen=True)
+class ConfirmSettings:
+    """How confirmation works."""
+
+    candidate_window_seconds: float = 60.0
+    grace_seconds: float = 3.0
+    delete_window_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """Where the outbox lives."""
+
+    dir: str = "/var/lib/appliance"
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    """The control socket used by `appliance status`, `confirm`, …"""
+
+    socket: str = "/run/appliance/control.sock"
+    request_timeout_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class CredentialsSettings:
+    """Where the keys are read from when systemd passes none."""
+
+    dir: str = "/etc/appliance/credentials"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """Logging."""
+
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, one field per TOML table."""
+
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    assemblyai: AssemblyAISettings = field(default_factory=AssemblyAISettings)
+    x: XSettings = field(default_factory=XSettings)
+    gpio: GpioSettings = field(default_factory=GpioSettings)
+    confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
+    credentials: CredentialsSettings = field(default_factory=CredentialsSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    path: str = "(defaults)"  # the file these came from, for messages
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "assemblyai.session": ("on_speech", "always"),
+    "assemblyai.speech_model": tuple(MODELS),
+    "x.over_length": ("shorten", "refuse"),
+    "gpio.layout": ("separate", "rgb"),
+    "gpio.pin_factory": ("", "mock", "lgpio", "rpigpio", "pigpio", "native"),
+    "log.level": ("debug", "info", "warning", "error"),
+}
+_URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "assemblyai.url": ("ws://", "wss://"),
+    "x.api_url": ("http://", "https://"),
+}
+
+
+# Numbers beyond these are typos, and some (a timeout of 1e300 s) overflow the OS's
+# own limits deep inside a thread; nan and inf are never accepted.
+_MAX_NUMBER = 1_000_000
+# Zero would spin, hang or never act (a timeout of 0 retries forever, at most 0
+# sessions a minute never listens); every other number may be 0.
+_POSITIVE = {
+    "assemblyai.reconnect_max_seconds",
+    "assemblyai.connect_timeout_seconds",
+    "assemblyai.terminate_timeout_seconds",
+    "assemblyai.idle_close_seconds",
+    "assemblyai.opens_per_minute",
+    "assemblyai.ping_interval_seconds",
+    "assemblyai.ping_timeout_seconds",
+    "assemblyai.rotate_after_seconds",
+    "x.request_timeout_seconds",
+    "x.retry_max_seconds",
+    "gpio.hold_seconds",
+    "gpio.long_hold_seconds",
+    "confirm.candidate_window_seconds",
+    "control.request_timeout_seconds",
+}
+_PATHS = ("audio.device", "state.dir", "control.socket")
+# AF_UNIX's sun_path holds 108 bytes, the final NUL included.
+_MAX_SOCKET_PATH_BYTES = 107
+
+
+def config_path(cli_path: str | None, environ: Mapping[str, str]) -> Path:
+    """`--config`, else `$APPLIANCE_CONFIG`, else /etc/appliance/appliance.toml."""
+    if cli_path:
+        return Path(cli_path)
+    if environ.get("APPLIANCE_CONFIG"):
+        return Path(environ["APPLIANCE_CONFIG"])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and check the configuration file; raise ConfigError naming file and key."""
+    where = str(path)
+    try:
+        with open(path, "rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(where, "(file)", "a configuration file; it does not exist") from None
+    except PermissionError:
+        raise ConfigError(where, "(file)", "a readable file; permission denied") from None
+    except IsADirectoryError:
+        raise ConfigError(where, "(file)", "a configuration file; this is a directory") from None
+    except OSError as error:
+        raise ConfigError(where, "(file)", f"a readable file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            where, "(syntax)", f"UTF-8 text; byte {error.start} is not UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(where, "(syntax)", f"valid TOML: {error}") from None
+    return settings_from_dict(document, where)
+
+
+def settings_from_dict(document: Mapping[str, object], where: str = "(dict)") -> Settings:
+    """Build Settings from parsed TOML, checking every table, key and type."""
+    sections = {f.name: f for f in dataclasses.fields(Settings) if f.name != "path"}
+    values: dict[str, object] = {}
+    for name, table in document.items():
+        if name not in sections:
+            raise ConfigError(where, name, f"one of the tables [{'], ['.join(sections)}]")
+        if not isinstance(table, dict):
+            raise ConfigError(where, name, "a table, like [" + name + "]")
+        section_type = typing.get_type_hints(Settings)[name]
+        values[name] = _section(section_type, name, table, where)
+    return Settings(**values, path=where)  # type: ignore[arg-type]
+
+
+def _section(section_type: type, name: str, table: dict, where: str) -> object:
+    hints = typing.get_type_hints(section_type)
+    known = [f.name for f in dataclasses.fields(section_type)]
+    checked: dict[str, object] = {}
+    for key, value in table.items():
+        dotted = f"{name}.{key}"
+        if key not in known:
+            raise ConfigError(where, dotted, f"a known key of [{name}]: {', '.join(known)}")
+        checked[key] = _check_value(dotted, hints[key], value, where)
+    return section_type(**checked)
+
+
+def _check_value(dotted: str, kind: type, value: object, where: str) -> object:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(where, dotted, f"true or false, not {value!r}")
+        return value
+    if kind is int or kind is float:
+        return _check_number(dotted, kind, value, where)
+    if not isinstance(value, str):
+        raise ConfigError(where, dotted, f"a string in quotes, not {_short(value)}")
+    return _check_text(dotted, value, where)
+
+
+def _check_number(dotted: str, kind: type, value: object, where: str) -> int | float:
+    least = "> 0" if dotted in _POSITIVE else ">= 0"
+    what = "a whole number" if kind is int else "a number of seconds"
+    allowed = (int,) if kind is int else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, allowed)
+        or not math.isfinite(value)  # TOML has nan and inf
+        or not 0 <= value <= _MAX_NUMBER
+        or (least == "> 0" and value == 0)
+    ):
+        raise ConfigError(
+            where, dotted, f"{what} {least} and at most {_MAX_NUMBER}, not {_short(value)}"
+        )
+    if dotted == "gpio.brightness" and value > 1:
+        raise ConfigError(where, dotted, f"a number from 0 to 1, not {value!r}")
+    return float(value) if kind is float else value
+
+
+def _check_text(dotted: str, value: str, where: str) -> str:
+    # A NUL cuts a path short in C; a newline forges log lines; a lone surrogate
+    # cannot become a file name.
+    if not value.isprintable():
+        raise ConfigError(where, dotted, f"text without control characters, not {_short(value)}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(where, dotted, f"valid text, not {_short(value)}") from None
+    if dotted in _CHOICES and value not in _CHOICES[dotted]:
+        choices = ", ".join(repr(c) for c in _CHOICES[dotted])
+        raise ConfigError(where, dotted, f"one of {choices}, not {value!r}")
+    if dotted in _URL_SCHEMES:
+        _check_url(dotted, value, where)
+    if dotted in _PATHS and not value:
+        raise ConfigError(where, dotted, "a non-empty string")
+    if dotted == "control.socket" and len(os.fsencode(value)) > _MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            where, dotted, f"a path of at most {_MAX_SOCKET_PATH_BYTES} bytes (a socket's limit)"
+        )
+    return value
+
+
+def _check_url(dotted: str, value: str, where: str) -> None:
+    schemes = _URL_SCHEMES[dotted]
+    expected = f"a URL starting with {' or '.join(schemes)} and naming a host, not {value!r}"
+    if not value.startswith(schemes) or " " in value:
+        raise ConfigError(where, dotted, expected)
+    try:
+        parts = urllib.parse.urlsplit(value)
+        _ = parts.port  # raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        raise ConfigError(where, dotted, expected) from None
+    if not parts.hostname:
+        raise ConfigError(where, dotted, expected)
+
+
+def _short(value: object) -> str:
+    """A value for a message: a fuzzed or mistaken one may be huge."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---- credentials ---------------------------------------------------------------
+
+ASSEMBLYAI_KEY = "assemblyai_api_key"
+X_KEYS = ("x_consumer_key", "x_consumer_secret", "x_access_token", "x_access_token_secret")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The keys; repr never shows a value."""
+
+    values: Mapping[str, str] = field(repr=False)
+    source: str = ""
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+    def secrets(self) -> list[str]:
+        """Every value, for the log filter that hides them."""
+        return [v for v in self.values.values() if v]
+
+
+def credentials_dir(settings: Settings, environ: Mapping[str, str]) -> Path:
+    """systemd's `$CREDENTIALS_DIRECTORY` when set (LoadCredential=), else [credentials] dir."""
+    return Path(environ.get("CREDENTIALS_DIRECTORY") or settings.credentials.dir)
+
+
+def load_credentials(
+    settings: Settings, environ: Mapping[str, str] = os.environ, names: tuple[str, ...] = ()
+) -> Credentials:
+    """Read the named credential files; a missing or empty one is a ConfigError."""
+    directory = credentials_dir(settings, environ)
+    values = {}
+    for name in names:
+        path = directory / name
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ConfigError(
+                str(path), name, "a file holding this key (see README, 'Keys'); it does not exist"
+            ) from None
+        except OSError as error:
+            raise ConfigError(str(path), name, f"a readable file: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                str(path), name, f"the key as UTF-8 text; byte {error.start} is not UTF-8"
+            ) from None
+        if not value:
+            raise ConfigError(str(path), name, "the key in this file; the file is empty")
+        if not value.isprintable():
+            # A newline or NUL inside a key would corrupt the HTTP headers it goes into.
+            raise ConfigError(str(path), name, "the key on one line, without control characters")
+        values[name] = value
+    return Credentials(values, str(directory))
+
+
+def needed_credentials(settings: Settings) -> tuple[str, ...]:
+    """The keys this configuration needs: X's are not needed in dry-run mode."""
+    return (ASSEMBLYAI_KEY,) + (() if settings.x.dry_run else X_KEYS)

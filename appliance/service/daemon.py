@@ -1,0 +1,432 @@
+"""The daemon: wires microphone, speech link, panel, outbox and poster around the core."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import alsaaudio
+import websocket
+
+from appliance.core import machine as core
+from appliance.core.events import (
+    ButtonPressed,
+    DeletePost,
+    DiscardRequested,
+    Log,
+    MicrophoneState,
+    MuteChanged,
+    MuteToggled,
+    QueuePost,
+    SetMuted,
+    StorageState,
+    Tick,
+)
+from appliance.devices.leds import Pattern
+from appliance.devices.microphone import CaptureLoop
+from appliance.devices.panel import Panel, led_pins_for
+from appliance.errors import ConfigError, DaemonFailed, StorageError
+from appliance.posting.outbox import Outbox
+from appliance.posting.poster import Poster
+from appliance.posting.x_client import PostOutcome, XCredentials, XPoster, make_client
+from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.service.control import ControlCall, ControlError, ControlServer
+from appliance.service.control_replies import event_for, outcome_reply, status_reply
+from appliance.service.supervised import Supervised
+from appliance.service.systemd import Notifier
+from appliance.speech.link import SpeechLink
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.25
+# A boundary thread that has not made progress for this long is stuck: stop
+# feeding the watchdog so systemd restarts us.
+STUCK_AFTER_SECONDS = 15.0
+# A confirmed post the outbox could not take (disk full, read-only) is written
+# again this often until it is on disk.
+STORE_RETRY_SECONDS = 2.0
+# How often the main loop checks that the control socket's thread still serves.
+CONTROL_CHECK_SECONDS = 1.0
+# A capture read blocked this long: the device stopped delivering (shown, not fatal;
+# the watchdog restarts the daemon if it stays blocked past STUCK_AFTER_SECONDS).
+MICROPHONE_SILENT_SECONDS = 5.0
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+@dataclass
+class Parts:
+    """The outside world, passed in so tests and the demo can put stand-ins at the edges."""
+
+    pin_factory: Any = None
+    connect: Callable[..., Any] = websocket.create_connection
+    pcm_factory: Callable[..., Any] | None = None
+    notifier: Notifier = field(default_factory=Notifier)
+    clock: Callable[[], float] = time.monotonic
+    watchdog_interval_seconds: float | None = None
+
+
+class Daemon:
+    """One running appliance. `run(stop)` returns when `stop` is set."""
+
+    def __init__(self, settings: Settings, credentials: Credentials, parts: Parts) -> None:
+        self.settings = settings
+        self.parts = parts
+        self.events: queue.Queue[object] = queue.Queue()
+        self.core_settings = core.CoreSettings(
+            candidate_window_seconds=settings.confirm.candidate_window_seconds,
+            grace_seconds=settings.confirm.grace_seconds,
+            delete_window_seconds=settings.confirm.delete_window_seconds,
+            over_length=settings.x.over_length,
+        )
+        self.outbox = _open_outbox(settings)
+        send, delete, x_poster = _sender(settings, credentials)
+        self.poster = Poster(
+            self.outbox,
+            send,
+            self.events.put,
+            delete=delete,
+            find_post=x_poster.find_post if x_poster else None,
+            abort=x_poster.abort if x_poster else None,
+            retry_max_seconds=settings.x.retry_max_seconds,
+        )
+        self.link = SpeechLink(
+            url=settings.assemblyai.url,
+            api_key=credentials[ASSEMBLYAI_KEY],
+            speech_model=settings.assemblyai.speech_model,
+            emit=self.events.put,
+            connect=parts.connect,
+            settings=settings.assemblyai,
+        )
+        self.microphone = CaptureLoop(
+            settings.audio.device,
+            self.link.send_audio,
+            self.events.put,
+            pcm_factory=parts.pcm_factory or alsaaudio.PCM,
+        )
+        self.panel = _open_panel(settings, parts.pin_factory, self.events.put)
+        # Fail-safe: muted from the first instant if asked to or the switch says so,
+        # before the link thread could open a session.
+        is_muted = settings.gpio.start_muted or bool(self.panel.mute_switch_is_on)
+        self.state = core.State(is_muted=is_muted)
+        self.link.set_muted(is_muted)
+        self._pattern: Pattern | None = None
+        # Confirmed posts the outbox could not take yet, oldest first: never dropped.
+        self._held: list[QueuePost] = []
+        self._store_problem = ""
+        self._store_retry_at = 0.0
+        self._control: ControlServer | None = None
+        self._control_checked_at = 0.0
+        self.workers: list[Supervised] = []
+        self._microphone_stalled = False
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set; DaemonFailed (after an orderly stop) if the main loop fails."""
+        self.workers = [
+            Supervised("microphone", self.microphone.run, stop),
+            Supervised("speech-link", self.link.run, stop),
+            Supervised("poster", self.poster.run, stop),
+        ]
+        notifier = self.parts.notifier
+        failure: Exception | None = None
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(self.outbox.close)
+            cleanup.callback(self.panel.close)
+            cleanup.callback(self._close_control)
+            try:
+                self._start(stop)
+            except Exception as error:  # noqa: BLE001 - a bug: stop in order, let systemd restart
+                failure = error
+                log.critical(
+                    "The main loop failed (%s: %s); stopping so that the service restarts",
+                    type(error).__name__,
+                    error,
+                    exc_info=True,
+                    extra={"APPLIANCE_EVENT": "main_loop_failed"},
+                )
+            # Every thread stops before the outbox closes under it.
+            stop.set()
+            notifier.stopping()
+            notifier.status("Stopping" if failure is None else f"Failed: {failure}")
+            for worker in self.workers:
+                # The link waits up to terminate_timeout for the last words.
+                worker.join(self.settings.assemblyai.terminate_timeout_seconds + 2)
+            self._store_held(final=True)
+            log.info("Stopped", extra={"APPLIANCE_EVENT": "stopped"})
+        if failure is not None:
+            raise DaemonFailed(f"the main loop failed: {type(failure).__name__}: {failure}")
+
+    def _start(self, stop: threading.Event) -> None:
+        """Start every thread, say so, and run the main loop until `stop`."""
+        self._start_control()
+        for worker in self.workers:
+            worker.start()
+        self.panel.show(Pattern.STARTING)
+        self.parts.notifier.ready()
+        log.info(
+            "Started: microphone %s, speech %s, X %s",
+            self.settings.audio.device,
+            self.settings.assemblyai.url,
+            "dry run" if self.settings.x.dry_run else self.settings.x.api_url,
+            extra={"APPLIANCE_EVENT": "started"},
+        )
+        self._loop(stop)
+
+    def _loop(self, stop: threading.Event) -> None:
+        clock = self.parts.clock
+        interval = self.parts.watchdog_interval_seconds
+        next_ping = clock()
+        while not stop.is_set():
+            try:
+                event = self.events.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                event = Tick()
+            self.handle(event)
+            self._check_control(stop)
+            self._check_microphone()
+            if interval is not None and clock() >= next_ping and self._making_progress():
+                self.parts.notifier.watchdog()
+                next_ping = clock() + interval
+
+    def _start_control(self) -> None:
+        control = ControlServer(
+            Path(self.settings.control.socket),
+            self.control,
+            request_timeout_seconds=self.settings.control.request_timeout_seconds,
+        )
+        try:
+            control.start()
+        except ControlError as error:
+            # The button still works; only `appliance status` & co. will not.
+            log.error("%s", error, extra={"APPLIANCE_EVENT": "control_error"})
+            return
+        self._control = control
+
+    def _check_control(self, stop: threading.Event) -> None:
+        """Restart the control socket if its thread died (a bug must not end mute/status)."""
+        now = time.monotonic()
+        if self._control is None or now - self._control_checked_at < CONTROL_CHECK_SECONDS:
+            return
+        self._control_checked_at = now
+        if self._control.is_serving() or stop.is_set():
+            return
+        log.error(
+            "The control socket stopped serving; opening it again",
+            extra={"APPLIANCE_EVENT": "thread_restarted", "THREAD": "control"},
+        )
+        self._close_control()
+        self._start_control()
+
+    def _check_microphone(self) -> None:
+        """Report a capture read that blocks: no audio at all is a fault, too."""
+        is_stalled = self.microphone.stalled_seconds(time.monotonic()) > MICROPHONE_SILENT_SECONDS
+        if is_stalled == self._microphone_stalled:
+            return
+        self._microphone_stalled = is_stalled
+        if is_stalled:
+            detail = (
+                f"microphone {self.settings.audio.device!r}: no audio for "
+                f"{MICROPHONE_SILENT_SECONDS:g} s; the capture device stopped delivering"
+            )
+            log.warning("%s", detail, extra={"APPLIANCE_EVENT": "microphone_error"})
+            self.events.put(MicrophoneState(False, detail))
+        else:
+            self.events.put(MicrophoneState(True))
+
+    def _close_control(self) -> None:
+        control, self._control = self._control, None
+        if control is not None:
+            control.close()
+
+    def control(self, command: str) -> dict[str, Any]:
+        """Answer a control-socket command (on its thread) through the main loop."""
+        call = ControlCall(command)
+        self.events.put(call)
+        if not call.done.wait(self.settings.control.request_timeout_seconds + 2 * TICK_SECONDS):
+            return {"ok": False, "error": "the daemon's main loop did not answer in time"}
+        return call.reply
+
+    def _answer(self, call: ControlCall) -> None:
+        now = self.parts.clock()
+        event = event_for(call.command)
+        if event is None:
+            try:
+                counts = self.outbox.counts()
+            except sqlite3.Error as error:
+                counts = {f"unreadable ({error})": 0}
+            call.reply = status_reply(self.state, now, self.core_settings, counts)
+        else:
+            effects = self.handle(event)
+            call.reply = outcome_reply(effects, self.state, now, self.core_settings)
+        call.done.set()
+
+    def handle(self, event: object) -> list[object]:
+        """Feed one event to the core, carry out what it decides, and return the effects."""
+        if isinstance(event, ControlCall):
+            self._answer(event)
+            return []
+        now = self.parts.clock()
+        self.state, effects = core.step(self.state, event, now, self.core_settings)  # type: ignore[arg-type]
+        for effect in effects:
+            if isinstance(effect, DeletePost):
+                self.poster.request_delete(effect.post_id)  # the poster thread talks to X
+            elif isinstance(effect, QueuePost):
+                self._held.append(effect)  # stays here until the outbox has it
+                self._store_held()
+            elif isinstance(effect, SetMuted):
+                self.link.set_muted(effect.is_muted)
+            elif isinstance(effect, Log):
+                extra = {"APPLIANCE_EVENT": effect.event, **dict(effect.fields)}
+                log.log(_LEVELS.get(effect.level, logging.ERROR), effect.message, extra=extra)
+        if self._held and now >= self._store_retry_at:
+            self._store_held()
+        pattern = core.led_pattern(self.state, now, self.core_settings)
+        if pattern != self._pattern:
+            self._pattern = pattern
+            self.panel.show(pattern)
+        self.parts.notifier.status(core.status_line(self.state, now, self.core_settings))
+        return list(effects)
+
+    def _store_held(self, *, final: bool = False) -> None:
+        """Write held confirmed posts to the outbox, oldest first, until one fails."""
+        while self._held:
+            post = self._held[0]
+            try:
+                entry_id = self.outbox.add(post.text, post.confirmed_by)
+            except (sqlite3.Error, OSError) as error:
+                self._store_failed(error, final)
+                return
+            self._held.pop(0)
+            self.poster.wake()
+            log.info(
+                "Queued post %d: “%s”",
+                entry_id,
+                post.text,
+                extra={"APPLIANCE_EVENT": "queued", "OUTBOX_ID": entry_id},
+            )
+        if self._store_problem:
+            self._store_problem = ""
+            log.info(
+                "The outbox can be written again; every held post is stored",
+                extra={"APPLIANCE_EVENT": "storage_ok"},
+            )
+            self.events.put(StorageState(True))
+
+    def _store_failed(self, error: Exception, final: bool) -> None:
+        self._store_retry_at = self.parts.clock() + STORE_RETRY_SECONDS
+        problem = str(error) or type(error).__name__
+        if final:
+            # Stopping with the disk still full: the journal is the last place left.
+            for post in self._held:
+                log.critical(
+                    "Lost a confirmed post the outbox could not store (%s): “%s”",
+                    problem,
+                    post.text,
+                    extra={"APPLIANCE_EVENT": "post_lost"},
+                )
+            return
+        if problem != self._store_problem:
+            self._store_problem = problem
+            log.error(
+                "Cannot write the outbox (%s): holding %d confirmed post(s) in memory and "
+                "retrying every %g s; free space in %s",
+                problem,
+                len(self._held),
+                STORE_RETRY_SECONDS,
+                self.settings.state.dir,
+                extra={"APPLIANCE_EVENT": "storage_full"},
+            )
+        self.events.put(StorageState(False, problem, len(self._held)))
+
+    def _making_progress(self) -> bool:
+        """True while the microphone, the speech link and the poster are alive or restarting."""
+        now = time.monotonic()
+        latest = [part.last_progress_at for part in (self.microphone, self.link, self.poster)]
+        for index, worker in enumerate(self.workers):  # in the same order, once running
+            latest[index] = max(latest[index], worker.last_progress_at)
+        return all(now - at < STUCK_AFTER_SECONDS for at in latest)
+
+
+def _open_outbox(settings: Settings) -> Outbox:
+    """The outbox, known to be writable; ConfigError only for what a restart cannot fix."""
+    path = Path(settings.state.dir) / "outbox.sqlite3"
+    try:
+        outbox = Outbox(path)
+        outbox.check_writable()
+        return outbox
+    except OSError as error:
+        if error.errno in (errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP):
+            raise ConfigError(
+                settings.path, "state.dir", f"a directory: {error.strerror} ({path.parent})"
+            ) from None
+        raise StorageError(f"cannot write the outbox {path}: {error.strerror or error}") from None
+    except sqlite3.Error as error:
+        # Full, read-only or immutable: space or a fix helps, and systemd restarts us.
+        raise StorageError(f"cannot write the outbox {path}: {error}") from None
+
+
+def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], None]) -> Panel:
+    gpio = settings.gpio
+    pins = led_pins_for(gpio)
+    try:
+        return Panel(
+            pin_factory=pin_factory,
+            button_pin=gpio.button_pin,
+            layout=gpio.layout,
+            led_pins=pins,
+            active_high=gpio.active_high,
+            brightness=gpio.brightness,
+            hold_seconds=gpio.hold_seconds,
+            long_hold_seconds=gpio.long_hold_seconds,
+            on_press=lambda: emit(ButtonPressed("button")),
+            on_hold=lambda: emit(DiscardRequested("button")),
+            on_long_hold=lambda: emit(MuteToggled("button")),
+            mute_switch_pin=gpio.mute_switch_pin or None,
+            on_mute_switch=lambda is_on: emit(MuteChanged(is_on, "switch")),
+        )
+    except Exception as error:  # gpiozero raises many kinds when pins are unusable
+        raise ConfigError(
+            settings.path,
+            "gpio",
+            f"pins that work on this machine ({type(error).__name__}: {error})",
+        ) from None
+
+
+def _sender(
+    settings: Settings, credentials: Credentials
+) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], XPoster | None]:
+    """How to post and how to delete: through X (and its client), or only logged in dry-run mode."""
+    if settings.x.dry_run:
+        counter = iter(range(1, 1 << 62))
+
+        def dry_run(text: str) -> PostOutcome:
+            post_id = f"dry-run-{os.getpid()}-{next(counter)}"
+            log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
+            return PostOutcome(kind="posted", post_id=post_id)
+
+        def dry_run_delete(post_id: str) -> PostOutcome:
+            log.info("Dry run: would delete %s", post_id, extra={"APPLIANCE_EVENT": "dry_run"})
+            return PostOutcome(kind="posted", post_id=post_id)
+
+        return dry_run, dry_run_delete, None
+    client = make_client(
+        settings.x.api_url,
+        XCredentials(
+            credentials["x_consumer_key"],
+            credentials["x_consumer_secret"],
+            credentials["x_access_token"],
+            credentials["x_access_token_secret"],
+        ),
+        settings.x.request_timeout_seconds,
+    )
+    poster = XPoster(client)
+    return poster.post, poster.delete, poster

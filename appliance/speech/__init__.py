@@ -1,0 +1,1 @@
+"""The speech link: AssemblyAI streaming session, its protocol, gate, reconnects, backlog, VAD."""

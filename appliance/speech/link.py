@@ -1,0 +1,414 @@
+"""The speech link: streams microphone audio to AssemblyAI v3 and turns replies into events."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import websocket
+
+from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
+from appliance.service.config import AssemblyAISettings
+from appliance.speech.backlog import Backlog, Chunk
+from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
+from appliance.speech.gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
+from appliance.speech.receiver import SessionReceiver
+from appliance.speech.reconnect import (
+    EXPIRED,
+    HEALTHY_AFTER_SECONDS,
+    Verdict,
+    cause_streak,
+    classify,
+    describe_close,
+    retry_cap_seconds,
+    verdict,
+)
+from appliance.speech.settings import (  # noqa: F401 - session_url is part of the API
+    BURST_SECONDS,
+    CHUNK_SECONDS,
+    CONFIRM_MARGIN_MS,
+    MODELS,
+    REPLAY_MAX_SECONDS,
+    SAMPLE_RATE_HZ,
+    session_url,
+)
+from appliance.speech.token import KeyCheck, check_key
+from appliance.speech.vad import SpeechDetector
+
+log = logging.getLogger(__name__)
+
+# An Error message precedes the server's close; a server that does not close is cut.
+ERROR_CLOSE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    close_code: int | None
+    reason: str  # the service's Error message, else the close reason, else what we saw
+    up_seconds: float
+    ended_by_us: Decision | None = None  # CLOSE or ROTATE when we ended it on purpose
+    http_status: int | None = None  # the handshake was answered with this instead
+
+
+class SpeechLink:
+    """Opens sessions when wanted, reconnects by cause, and buffers audio so no word is lost."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str,
+        speech_model: str,
+        emit: Callable[[object], None],
+        connect: Callable[..., Any] = websocket.create_connection,
+        settings: AssemblyAISettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        detector: SpeechDetector | None = None,
+        key_check: Callable[[threading.Event], KeyCheck] | None = None,
+        **overrides: Any,
+    ) -> None:
+        # Without settings (tests, tools) a session stays open: "always".
+        base = settings or AssemblyAISettings(session="always")
+        self.settings = dataclasses.replace(base, **overrides)
+        self._url = session_url(url, speech_model)
+        self._model = MODELS[speech_model]
+        self._host = urllib.parse.urlsplit(url).netloc
+        self._api_key = api_key
+        self._emit = emit
+        self._connect = connect
+        self._clock = clock
+        self._detector = detector or SpeechDetector()
+        s = self.settings
+        self._gate_settings = GateSettings(
+            mode=s.session,
+            idle_close_seconds=s.idle_close_seconds,
+            rotate_after_seconds=s.rotate_after_seconds,
+        )
+        self._gate = GateState()
+        self._lock = threading.Lock()  # guards _gate (microphone thread vs link thread)
+        self.backlog = Backlog(max(1, round(s.backlog_seconds / CHUNK_SECONDS)))
+        self._pre_roll_chunks = round(s.pre_roll_seconds / CHUNK_SECONDS)
+        self._wake = threading.Event()
+        self._is_up = threading.Event()
+        self._last_problem = ""
+        self._is_idle_reported = False
+        self._last_cause: LinkCause | str | None = None
+        self._cause_streak = 0
+        # on_speech: a wrong key shows at boot (LED, STATUS=) rather than at the first
+        # sentence. A temporary token proves the key without a billed session.
+        self._needs_key_check = self.settings.session == "on_speech"
+        self._key_check = key_check or (
+            lambda stop: check_key(
+                url, api_key, total_seconds=self.settings.connect_timeout_seconds, stop=stop
+            )
+        )
+        self.open_times: deque[float] = deque(maxlen=64)
+        self.last_progress_at = clock()
+        self.chunks_sent = 0
+        self.sessions_opened = 0
+
+    @property
+    def is_up(self) -> bool:
+        return self._is_up.is_set()
+
+    @property
+    def chunks_dropped(self) -> int:
+        """Speech lost: the backlog overflowed during a long outage."""
+        return self.backlog.chunks_overflowed
+
+    def send_audio(self, chunk: bytes) -> None:
+        """Called by the microphone thread for every 50 ms period; never blocks for long."""
+        is_speech = self._detector.is_speech(chunk)
+        with self._lock:
+            if self._gate.is_muted:
+                return  # muted: audio never leaves the device, not even into the backlog
+            was_wanted = self._wanted_locked()
+            self._gate = on_voice(self._gate, self._detector.is_speaking, self._clock())
+            if not was_wanted and self._wanted_locked():
+                self.backlog.retain(self.backlog.max_chunks)
+                self._wake.set()
+            # Under the lock: a chunk must not slip in after set_muted(True) cleared.
+            self.backlog.push(chunk, is_speech)
+
+    def set_muted(self, is_muted: bool) -> None:
+        """Muted: end the session (Terminate), drop all audio, open nothing until unmuted."""
+        with self._lock:
+            if self._gate.is_muted == is_muted:
+                return
+            self._gate = GateState(is_muted=is_muted, last_speech_at=None)
+        if is_muted:
+            self.backlog.clear()
+        self._wake.set()
+
+    def _wanted_locked(self) -> bool:
+        return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
+
+    def _is_session_needed(self) -> bool:
+        return self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
+
+    def _is_key_check_due(self) -> bool:
+        with self._lock:
+            return self._needs_key_check and not self._gate.is_muted
+
+    def _decide(self, session_age_seconds: float | None) -> Decision:
+        with self._lock:
+            return decide(self._gate, session_age_seconds, self._clock(), self._gate_settings)
+
+    # ---- the link thread ------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            self.last_progress_at = self._clock()
+            if self._is_key_check_due() and not self._is_session_needed():
+                answer = self._key_check(stop)
+                if stop.is_set():
+                    break
+                if answer.outcome in ("accepted", "no_endpoint"):
+                    self._needs_key_check = False
+                    self._on_recovered()
+                    failures = 0
+                    continue
+                failures += 1
+                self._retry_later(stop, answer.cause or LinkCause.DROPPED, answer.detail, failures)
+                continue
+            if not self._is_session_needed():
+                self._idle(stop)
+                continue
+            self._is_idle_reported = False
+            self.backlog.retain(self.backlog.max_chunks)  # from here on, no word is dropped
+            if not self._wait_for_open_slot(stop):
+                continue
+            outcome = self._one_session(stop)
+            if stop.is_set():
+                break
+            if outcome.ended_by_us is not None:
+                failures = 0
+                continue
+            cause = classify(outcome.close_code, outcome.reason, http_status=outcome.http_status)
+            if cause == EXPIRED:
+                # Error 3008, Termination, close 3008: the service's own rotation. The
+                # unfinished words were replayed into the backlog; carry on at once.
+                log.info(
+                    "Speech session reached its maximum duration; continuing in a new one",
+                    extra={"APPLIANCE_EVENT": "session_expired", "CLOSE_CODE": outcome.close_code},
+                )
+                failures = 0
+                continue
+            failures = 1 if outcome.up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
+            if cause is LinkCause.KEY_REFUSED:
+                # Retry with a free token request, not a billed session (on_speech). Not
+                # for a balance problem: a token may well be issued to an empty account.
+                self._needs_key_check = self.settings.session == "on_speech"
+            detail = describe_close(outcome.close_code, outcome.reason)
+            self._retry_later(stop, cause, detail, failures, outcome.close_code)
+
+    def _retry_later(
+        self,
+        stop: threading.Event,
+        cause: LinkCause | str,
+        detail: str,
+        failures: int,
+        code: int | None = None,
+    ) -> None:
+        """Say the link is down and why, then wait as the policy says."""
+        self._cause_streak = cause_streak(self._last_cause, cause, self._cause_streak)
+        self._last_cause = cause
+        decision = verdict(
+            cause,
+            detail,
+            failures,
+            streak=self._cause_streak,
+            cap_seconds=retry_cap_seconds(
+                self.settings.reconnect_max_seconds,
+                self.settings.backlog_seconds,
+                is_speech_waiting=self.backlog.owes_speech(),
+            ),
+        )
+        self._report_down(decision, code)
+        self._wait(stop, decision.delay_seconds)
+
+    def _on_recovered(self) -> None:
+        self._last_cause, self._cause_streak = None, 0
+        if self._last_problem:
+            log.info("Speech link is back (it was down: %s)", self._last_problem)
+            self._last_problem = ""
+
+    def _idle(self, stop: threading.Event) -> None:
+        """No session wanted: keep only pre-roll, say so once, wait for speech."""
+        self.backlog.retain(self._pre_roll_chunks)
+        if not self._is_idle_reported:
+            self._is_idle_reported = True
+            with self._lock:
+                reason = "muted" if self._gate.is_muted else "no speech"
+            # Idle after a passed key check: a key problem shown before is over.
+            key_ok = not self._needs_key_check and self._last_cause is None
+            self._emit(LinkIdle(reason, is_key_confirmed=key_ok))
+        self._wake.wait(0.2)
+        self._wake.clear()
+
+    def _wait_for_open_slot(self, stop: threading.Event) -> bool:
+        """Wait until opening keeps us under opens_per_minute; False if no longer wanted."""
+        while not stop.is_set():
+            self.last_progress_at = self._clock()
+            at = next_open_at(list(self.open_times), self._clock(), self.settings.opens_per_minute)
+            if at <= self._clock():
+                return True
+            if not self._is_session_needed():
+                return False
+            stop.wait(min(1.0, at - self._clock()))
+        return False
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        # In slices, so the watchdog sees a live thread while it waits.
+        deadline = self._clock() + seconds
+        while not stop.is_set() and self._clock() < deadline:
+            self.last_progress_at = self._clock()
+            stop.wait(min(1.0, max(0.0, deadline - self._clock())))
+
+    def _report_down(self, decision: Verdict, code: int | None) -> None:
+        message = (
+            f"Speech link down: {decision.explanation}; retrying in {decision.delay_seconds:.0f} s"
+        )
+        if decision.explanation != self._last_problem:
+            level = logging.ERROR if decision.needs_user or decision.is_our_bug else logging.WARNING
+            if decision.is_our_bug:
+                message += " (this is a bug in appliance: please report it)"
+            error = decision.cause.value if decision.cause else ""
+            extra = {"APPLIANCE_EVENT": "link_down", "CLOSE_CODE": code, "SPEECH_ERROR": error}
+            log.log(level, message, extra=extra)
+            self._last_problem = decision.explanation
+        else:
+            log.debug(message)
+        cause = decision.cause or LinkCause.DROPPED
+        self._emit(LinkDown(decision.explanation, decision.delay_seconds, code, cause))
+
+    def _one_session(self, stop: threading.Event) -> _Outcome:
+        """Connect, stream until the session ends, and say how it ended."""
+        opened = open_session(
+            self._url,
+            api_key=self._api_key,
+            connect=self._connect,
+            timeout_seconds=self.settings.connect_timeout_seconds,
+            stop=stop,
+            receiver=lambda ws: SessionReceiver(
+                ws, self._emit, self._clock, sends_formatted_copy=self._model.sends_formatted_copy
+            ),
+            # Counted once the server took the upgrade: that is a new session to it.
+            on_upgraded=lambda: self.open_times.append(self._clock()),
+        )
+        if isinstance(opened, NotOpened):
+            return _Outcome(opened.close_code, opened.reason, 0.0, http_status=opened.http_status)
+        ws, session = opened
+        try:
+            return self._stream(ws, session, stop)
+        finally:
+            self._is_up.clear()
+            # The server ended it (an Error, a close): nothing left to say, just cut.
+            close_quietly(ws, polite=session.close_code is None and session.error is None)
+
+    def _stream(self, ws: Any, session: SessionReceiver, stop: threading.Event) -> _Outcome:
+        opened_at = self._clock()
+        self.sessions_opened += 1
+        self._needs_key_check = False
+        self._is_up.set()
+        self._on_recovered()
+        session_id = session.session_id
+        log.info(
+            "Speech session %s opened",
+            session_id,
+            extra={"APPLIANCE_EVENT": "session_opened", "SPEECH_SESSION_ID": session_id},
+        )
+        self._emit(LinkUp(session_id))
+        receiver = threading.Thread(target=session.receive_all, name="speech-receive", daemon=True)
+        receiver.start()
+        replay: deque[tuple[int, Chunk]] = deque()  # (stream ms where the chunk ends, chunk)
+        ended_by_us: Decision | None = None
+        try:
+            ended_by_us = self._send_until_closed(ws, session, stop, opened_at, replay)
+            if (stop.is_set() or ended_by_us) and not session.ended.is_set():
+                terminate(ws, session, self.settings.terminate_timeout_seconds)
+        finally:
+            self._is_up.clear()
+            if session.close_code is None:
+                # Lost, not closed: a close handshake would wait on a dead peer, and on
+                # the receiver's read lock; cut the socket so both threads end now.
+                ws.shutdown()
+            session.finish()  # a sentence still waiting for its formatted copy goes out
+            up_seconds = self._clock() - opened_at
+            finished_by_request = session.is_terminated and session.error is None
+            if not finished_by_request and ended_by_us is not Decision.CLOSE:
+                # Words sent to a session that died (or expired) unfinished go to the
+                # next one: everything after the last word of a delivered sentence.
+                self.backlog.prepend(
+                    chunk for end_ms, chunk in replay if end_ms > session.confirmed_end_ms
+                )
+            log.info(
+                "Speech session %s closed after %.0f s",
+                session_id,
+                up_seconds,
+                extra={"APPLIANCE_EVENT": "session_closed", "SPEECH_SESSION_ID": session_id},
+            )
+        return _Outcome(session.ending_code, session.ending_message, up_seconds, ended_by_us)
+
+    def _send_until_closed(
+        self,
+        ws: Any,
+        session: SessionReceiver,
+        stop: threading.Event,
+        opened_at: float,
+        replay: deque[tuple[int, Chunk]],
+    ) -> Decision | None:
+        """Send paced audio and pings until the session ends, or we decide to end it."""
+        self.backlog.new_stream()
+        sent_ms = 0
+        next_ping_at = opened_at + self.settings.ping_interval_seconds
+        while not stop.is_set() and not session.ended.is_set():
+            now = self._clock()
+            self.last_progress_at = now
+            session.deliver_due()
+            if session.error_at is not None and now - session.error_at > ERROR_CLOSE_SECONDS:
+                session.lost("the server sent an error but did not close")
+                return None
+            decision = self._decide(now - opened_at)
+            # Speech still in the backlog (after an outage) is sent before we let go.
+            if decision in (Decision.CLOSE, Decision.ROTATE) and not self.backlog.owes_speech():
+                return decision
+            if now - session.last_heard_at > self.settings.ping_timeout_seconds:
+                session.lost(
+                    f"no answer from {self._host} for {self.settings.ping_timeout_seconds:.0f} s"
+                    " (the connection is dead)"
+                )
+                return None
+            try:
+                if now >= next_ping_at:
+                    ws.ping()
+                    next_ping_at = now + self.settings.ping_interval_seconds
+                # Never faster than real time (plus a small burst): the service closes 3007.
+                ahead_seconds = sent_ms / 1000 - (now - opened_at) - BURST_SECONDS
+                if ahead_seconds > 0:
+                    stop.wait(min(0.05, ahead_seconds))
+                    continue
+                item = self.backlog.take(timeout_seconds=0.1)
+                if item is None:
+                    continue
+                ws.send_binary(item[0])
+            except (OSError, websocket.WebSocketException) as error:
+                session.lost(f"sending failed: {error}")
+                return None
+            self.chunks_sent += 1
+            sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
+            replay.append((sent_ms, item))
+            confirmed_ms = session.confirmed_end_ms + CONFIRM_MARGIN_MS
+            while replay and (
+                replay[0][0] <= confirmed_ms or len(replay) * CHUNK_SECONDS > REPLAY_MAX_SECONDS
+            ):
+                replay.popleft()
+        return None

@@ -1,0 +1,1 @@
+"""Trying the device without hardware or keys: sandbox, simulated mic, demo, stand-ins."""

@@ -1,0 +1,572 @@
+"""A local stand-in of AssemblyAI's v3 streaming API: real websocket frames, strict rules."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import queue
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from appliance.tryout.standins.speech_session import (
+    CLOSE_INVALID_MESSAGE,
+    CLOSE_SERVER_ERROR,
+    CLOSE_UNAUTHORIZED,
+    MAX_CLOSE_REASON_BYTES,
+    REASON_UNAUTHORIZED,
+    REFUSALS,
+    TURN_STYLES,
+    Action,
+    Close,
+    ParamError,
+    SessionLimits,
+    StreamSession,
+    error_close,
+    is_authorized,
+    parse_stream_params,
+)
+from appliance.tryout.standins.utterances import DetectorSettings, ScriptCursor
+
+log = logging.getLogger(__name__)
+
+PATH = "/v3/ws"
+TOKEN_PATH = "/v3/token"  # GET with the key: a temporary token (doctor's key check)
+CLOSE_ABNORMAL = 1006  # no close frame: what websockets reports for a cut connection
+# How often a session's thread looks up from recv() for faults, stop and expiry.
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One websocket session as the stand-in saw it; billed time is closed_at - opened_at."""
+
+    id: str
+    opened_at: float
+    """Unix seconds when the upgrade completed."""
+    closed_at: float | None
+    """Unix seconds when the connection ended; None while it is open."""
+    audio_seconds: float
+    """Audio accepted, in seconds at 16 kHz."""
+    close_code: int | None
+    """The code of the close that ended it (ours or the client's); 1006 if cut; None if open."""
+    close_reason: str
+    turns_sent: int
+    """Turns finished (end_of_turn sent), not Turn messages."""
+    query: str = ""
+    """The connection's query string, as the client sent it."""
+
+
+@dataclass
+class _LiveSession:
+    """What another thread may ask of a session's thread, and what it last reported."""
+
+    record: SessionRecord
+    faults: queue.SimpleQueue[tuple[str, int, str]]
+
+
+def _truncate_reason(reason: str) -> str:
+    return reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+class _DripSocket:
+    """A socket whose sendall() writes one byte at a time, slowly: a drip-fed answer."""
+
+    def __init__(self, sock: socket.socket, seconds_per_byte: float, stop: threading.Event):
+        self._sock = sock
+        self._seconds_per_byte = seconds_per_byte
+        self._stop = stop
+
+    def sendall(self, data: bytes) -> None:
+        for index in range(len(data)):
+            if self._stop.wait(self._seconds_per_byte):
+                raise OSError("stand-in stopping")
+            self._sock.sendall(data[index : index + 1])
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+class SpeechStandin:
+    """The stand-in server: start() it, point a client at .url, stop() it."""
+
+    def __init__(
+        self,
+        script: Iterable[str] = (),
+        api_key: str = "test-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        session_max_seconds: float = 10800.0,
+        rate_tolerance_seconds: float = 1.0,
+        end_silence_ms: int = 700,
+        speech_rms_threshold: float = 500.0,
+        close_timeout_seconds: float = 2.0,
+        sessions_per_minute: int | None = 5,
+        turn_style: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if turn_style is not None and turn_style not in TURN_STYLES:
+            raise ValueError(f"turn_style: one of {TURN_STYLES}, not {turn_style!r}")
+        self._turn_style = turn_style
+        self._tls_context = tls_context  # serve wss:// (and https:// tokens) with it
+        self._script = ScriptCursor(script)
+        self._api_key = api_key
+        self._host = host
+        self._port = port
+        self._limits = SessionLimits(
+            session_max_seconds=session_max_seconds,
+            rate_tolerance_seconds=rate_tolerance_seconds,
+            detector=DetectorSettings(
+                rms_threshold=speech_rms_threshold, end_silence_ms=end_silence_ms
+            ),
+        )
+        self._close_timeout_seconds = close_timeout_seconds
+        # The service caps new sessions per minute (5 on free accounts). What it answers
+        # beyond the cap is undocumented; the stand-in refuses the handshake with 429.
+        self._sessions_per_minute = sessions_per_minute
+        self._opens: list[float] = []
+        self.refused_opens = 0
+        self._refuse_until = 0.0
+        self._refusal: str | None = None
+        self._refusals_left: int | None = None
+        self._drip_until = 0.0
+        self._drip_seconds_per_byte = 0.0
+        self.token_requests = 0
+        self._reply_delay_seconds = 0.0
+        self._server: Server | None = None
+        self._url: str | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._changed = threading.Condition()
+        self._sessions: list[_LiveSession] = []
+
+    # -- public API ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("SpeechStandin.url: call start() first")
+        return self._url
+
+    def start(self) -> None:
+        """Listen, and serve in a background thread; returns once listening."""
+        if self._url is not None:
+            raise RuntimeError("SpeechStandin.start: a stand-in starts once")
+        self._server = serve(
+            self._handle,
+            self._host,
+            self._port,
+            process_request=self._check_path,
+            # The real service's frames are plain; websocket-client cannot deflate anyway.
+            compression=None,
+            ssl=self._tls_context,
+            # No keepalive pings: the real service is not known to send them, and a
+            # client must not come to rely on the stand-in's to notice a dead link.
+            ping_interval=None,
+            close_timeout=self._close_timeout_seconds,
+            logger=logging.getLogger(f"{__name__}.websockets"),
+        )
+        host, port = self._server.socket.getsockname()[:2]
+        scheme = "wss" if self._tls_context else "ws"
+        self._url = f"{scheme}://{host}:{port}{PATH}"
+        self._serve_thread = threading.Thread(
+            target=self._server.serve_forever, name="speech-standin", daemon=True
+        )
+        self._serve_thread.start()
+        log.info("speech stand-in listening on %s", self.url)
+
+    def stop(self, timeout_seconds: float = 5.0) -> None:
+        """Close every session (1001), stop listening, join the thread; always returns."""
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is None:
+            return
+        # Server.shutdown() waits for every handler; run it aside so a stuck one
+        # cannot hold stop() forever.
+        closer = threading.Thread(target=server.shutdown, name="speech-standin-stop", daemon=True)
+        closer.start()
+        closer.join(timeout_seconds)
+        if self._serve_thread is not None:
+            self._serve_thread.join(timeout_seconds)
+        if closer.is_alive():
+            log.warning("speech stand-in: sessions still closing after %.1f s", timeout_seconds)
+
+    def close_all(self, code: int = 3005, reason: str = "Session cancelled") -> None:
+        """Fault: every open session closes with this code (within ~50 ms); an error code
+        (not 1000/1001) with an Error message first, as the service does."""
+        self._fault(("close", code, reason))
+
+    def drop_all(self) -> None:
+        """Fault: cut every open TCP connection, without a close frame."""
+        self._fault(("drop", CLOSE_ABNORMAL, "Connection dropped by the stand-in"))
+
+    def stall_all(self) -> None:
+        """Fault: half-open. Stop reading and answering (pings too), keep TCP open."""
+        self._fault(("stall", 0, ""))
+
+    def inject(self, frame: str | bytes) -> None:
+        """Fault: send this raw frame (malformed, unknown type, oversized...) to every session."""
+        text = frame.decode("latin-1") if isinstance(frame, bytes) else frame
+        self._fault(("send", 0, text))
+
+    def refuse_for(self, seconds: float) -> None:
+        """Fault: an outage. Handshakes are answered 503 for this long."""
+        self._refuse_until = time.monotonic() + seconds
+
+    def refuse_sessions(self, kind: str | None, count: int | None = None) -> None:
+        """Fault: new connections are refused with Error 1008 and close 1008, for this
+        cause (a key of REFUSALS; None ends it), the next `count` times (None: all).
+        A refused key or balance also refuses the token request (401: a GUESS)."""
+        if kind is not None and kind not in REFUSALS:
+            raise ValueError(f"refuse_sessions: one of {sorted(REFUSALS)}, not {kind!r}")
+        self._refusal, self._refusals_left = kind, count
+
+    def drip_handshake(self, seconds_per_byte: float, for_seconds: float) -> None:
+        """Fault: for this long, every handshake answer (and token answer) is sent one
+        byte every `seconds_per_byte`: a slow server no per-read timeout notices."""
+        self._drip_seconds_per_byte = seconds_per_byte
+        self._drip_until = time.monotonic() + for_seconds
+
+    def set_reply_delay(self, seconds: float) -> None:
+        """Fault: slow answers. Every message a session sends waits this long first."""
+        self._reply_delay_seconds = seconds
+
+    @property
+    def sessions(self) -> list[SessionRecord]:
+        """Every upgraded connection so far, refused ones (1008, 3006) included."""
+        with self._changed:
+            return [live.record for live in self._sessions]
+
+    def wait_for_sessions(self, n: int, timeout: float) -> bool:
+        """Block until n sessions have been opened, or timeout seconds; True if they were."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._sessions) >= n, timeout)
+
+    def wait_for_closed(self, timeout: float) -> bool:
+        """Block until every session opened so far has ended; True if they all did."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: all(live.record.closed_at is not None for live in self._sessions), timeout
+            )
+
+    def __enter__(self) -> SpeechStandin:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- one connection -----------------------------------------------------------
+
+    def _fault(self, fault: tuple[str, int, str]) -> None:
+        with self._changed:
+            for live in self._sessions:
+                if live.record.closed_at is None:
+                    live.faults.put(fault)
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        now = time.monotonic()
+        if now < self._drip_until:
+            connection.socket = _DripSocket(  # type: ignore[assignment]
+                connection.socket, self._drip_seconds_per_byte, self._stopping
+            )
+        if urlsplit(request.path).path == TOKEN_PATH:
+            # AssemblyAI's temporary-token request (GET /v3/token, the key in the
+            # Authorization header: the temporary-token docs and the SDK). The refusal's
+            # status and body are a GUESS: 401 with the SDK-style {"error": ...}.
+            with self._changed:
+                self.token_requests += 1
+                self._changed.notify_all()
+            if not is_authorized(request.headers.get("Authorization"), None, self._api_key):
+                return connection.respond(HTTPStatus.UNAUTHORIZED, '{"error": "Invalid API key"}')
+            if self._refusal in ("invalid_key", "no_balance"):
+                body = json.dumps({"error": REFUSALS[self._refusal]})
+                return connection.respond(HTTPStatus.UNAUTHORIZED, body)
+            token = {"token": uuid.uuid4().hex, "expires_in_seconds": 60}
+            return connection.respond(HTTPStatus.OK, json.dumps(token))
+        if urlsplit(request.path).path != PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
+        if now < self._refuse_until:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Outage (stand-in fault)\n")
+        return None
+
+    def _update(self, live: _LiveSession, **changes: object) -> None:
+        with self._changed:
+            live.record = dataclasses.replace(live.record, **changes)  # type: ignore[arg-type]
+            self._changed.notify_all()
+
+    def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None  # the handshake is done when the handler runs
+        query = dict(parse_qsl(urlsplit(ws.request.path).query, keep_blank_values=True))
+        live = _LiveSession(
+            SessionRecord(
+                str(uuid.uuid4()),
+                time.time(),
+                None,
+                0.0,
+                None,
+                "",
+                0,
+                urlsplit(ws.request.path).query,
+            ),
+            queue.SimpleQueue(),
+        )
+        with self._changed:
+            self._sessions.append(live)
+            self._changed.notify_all()
+        log.info("session %s opened from %s", live.record.id, ws.remote_address)
+        try:
+            self._serve_session(ws, live, query)
+        except ConnectionClosed:
+            self._update(live, close_code=ws.close_code, close_reason=ws.close_reason or "")
+        except Exception:
+            log.exception("session %s failed", live.record.id)
+            try:
+                self._execute(ws, live, error_close(CLOSE_SERVER_ERROR, "Internal stand-in error"))
+            except Exception:
+                log.exception("session %s: closing after the failure failed too", live.record.id)
+        finally:
+            self._update(live, closed_at=time.time())
+            record = live.record
+            log.info(
+                "session %s closed: code %s %r, %.1f s billed, %.1f s audio, %d turns",
+                record.id,
+                record.close_code,
+                record.close_reason,
+                (record.closed_at or 0.0) - record.opened_at,
+                record.audio_seconds,
+                record.turns_sent,
+            )
+
+    def _refusal_for_new_session(self) -> str | None:
+        """Why a new session is refused now (a REFUSALS key), if it is."""
+        now = time.monotonic()
+        with self._changed:
+            if self._refusal is not None and self._refusals_left != 0:
+                if self._refusals_left is not None:
+                    self._refusals_left -= 1
+                return self._refusal
+            # The service caps new sessions per minute (5 on free accounts); beyond it, a
+            # new session gets 1008 "Too many concurrent sessions" (the concurrency FAQ).
+            self._opens = [t for t in self._opens if now - t < 60.0]
+            if (
+                self._sessions_per_minute is not None
+                and len(self._opens) >= self._sessions_per_minute
+            ):
+                self.refused_opens += 1
+                return "too_many_sessions"
+            self._opens.append(now)
+        return None
+
+    def _serve_session(self, ws: ServerConnection, live: _LiveSession, query: dict) -> None:
+        headers = ws.request.headers if ws.request else {}
+        if not is_authorized(headers.get("Authorization"), query.get("token"), self._api_key):
+            # The real service completes the upgrade, then sends Error 1008 and closes 1008
+            # (the reference's corrections): clients see an Error message and a close code.
+            self._execute(ws, live, error_close(CLOSE_UNAUTHORIZED, REASON_UNAUTHORIZED))
+            return
+        refusal = self._refusal_for_new_session()
+        if refusal is not None:
+            self._execute(ws, live, error_close(CLOSE_UNAUTHORIZED, REFUSALS[refusal]))
+            return
+        try:
+            params = parse_stream_params(query)
+        except ParamError as error:
+            # The real service's exact behaviour for a bad query is undocumented (a GUESS):
+            # the upgrade, an Error message, then close 3006, as for any error close.
+            self._execute(ws, live, error_close(CLOSE_INVALID_MESSAGE, str(error)))
+            return
+        session = StreamSession(
+            live.record.id,
+            params,
+            self._limits,
+            self._script,
+            time.monotonic(),
+            live.record.opened_at,
+            self._turn_style,
+        )
+        self._execute(ws, live, session.begin())
+        while True:
+            if self._stopping.is_set():
+                self._execute(ws, live, session.on_shutdown())
+                return
+            try:
+                kind, code, reason = live.faults.get_nowait()
+            except queue.Empty:
+                pass
+            else:
+                if kind == "drop":
+                    self._drop(ws, live, reason)
+                elif kind == "stall":
+                    self._stall(ws)
+                elif kind == "send":
+                    ws.send(reason)
+                    continue
+                elif code in (1000, 1001):
+                    self._execute(ws, live, [Close(code, reason)])
+                else:
+                    self._execute(ws, live, error_close(code, reason))
+                return
+            timeout = max(0.0, min(POLL_SECONDS, session.seconds_until_expiry(time.monotonic())))
+            try:
+                message = ws.recv(timeout=timeout)
+            except TimeoutError:
+                actions = session.on_tick(time.monotonic())
+            else:
+                if isinstance(message, bytes):
+                    actions = session.on_audio(message, time.monotonic())
+                else:
+                    actions = session.on_text(message, time.monotonic())
+            self._update(live, audio_seconds=session.audio_seconds, turns_sent=session.turns_sent)
+            if self._execute(ws, live, actions):
+                return
+
+    def _execute(self, ws: ServerConnection, live: _LiveSession, actions: Sequence[Action]) -> bool:
+        """Carry out the actions; True once the connection has been closed."""
+        for action in actions:
+            if self._reply_delay_seconds:
+                self._stopping.wait(self._reply_delay_seconds)
+            if isinstance(action, Close):
+                reason = _truncate_reason(action.reason)
+                self._update(live, close_code=action.code, close_reason=reason)
+                log.info("session %s: closing %d %r", live.record.id, action.code, reason)
+                ws.close(action.code, reason)
+                return True
+            ws.send(json.dumps(action.message))
+            if action.message.get("type") == "Turn":
+                log.info(
+                    "session %s: turn %s%s%s %r",
+                    live.record.id,
+                    action.message["turn_order"],
+                    " end" if action.message["end_of_turn"] else " partial",
+                    " formatted" if action.message["turn_is_formatted"] else "",
+                    action.message["transcript"],
+                )
+        return False
+
+    def _stall(self, ws: ServerConnection) -> None:
+        """Read nothing more (so no pong goes out) until the stand-in stops; then cut TCP."""
+
+        def swallow(data: bytes | bytearray) -> None:
+            pass  # unread, unanswered: as if the peer had vanished
+
+        # websockets answers pings in its reader thread: its input goes nowhere now,
+        # (without blocking that thread, which holds the connection's lock meanwhile).
+        ws.protocol.receive_data = swallow  # type: ignore[method-assign]
+        self._stopping.wait()
+        ws.close_socket()
+
+    def _drop(self, ws: ServerConnection, live: _LiveSession, reason: str) -> None:
+        self._update(live, close_code=CLOSE_ABNORMAL, close_reason=reason)
+        log.info("session %s: dropping the TCP connection", live.record.id)
+        try:
+            # Linger 0: close() sends a RST at once, like a cut cable or a crashed peer.
+            ws.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        ws.close_socket()
+
+
+# -- command line -------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m appliance.tryout.standins.speech_server",
+        description="Run the local stand-in of AssemblyAI's v3 streaming API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default="test-key", help="the key clients must send")
+    parser.add_argument("--script", type=Path, help="text file, one sentence per line")
+    parser.add_argument("--session-max-seconds", type=float, default=10800.0)
+    parser.add_argument("--rate-tolerance-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--sessions-per-minute", type=int, default=5, help="new sessions allowed per minute"
+    )
+    parser.add_argument(
+        "--turn-style",
+        choices=TURN_STYLES,
+        help="how a turn ends (default: by model and format_turns)",
+    )
+    parser.add_argument("--end-silence-ms", type=int, default=700)
+    parser.add_argument("--speech-rms-threshold", type=float, default=500.0)
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 on bad arguments."""
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(message)s"
+        )
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # Our own lines say the same as websockets' "connection open/closed", with more.
+        logging.getLogger(f"{__name__}.websockets").setLevel(logging.WARNING)
+    script: list[str] = []
+    if args.script is not None:
+        try:
+            script = args.script.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"--script {args.script}: cannot read it: {error}", file=sys.stderr)
+            return 2
+    standin = SpeechStandin(
+        script=script,
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        session_max_seconds=args.session_max_seconds,
+        rate_tolerance_seconds=args.rate_tolerance_seconds,
+        end_silence_ms=args.end_silence_ms,
+        speech_rms_threshold=args.speech_rms_threshold,
+        sessions_per_minute=args.sessions_per_minute,
+        turn_style=args.turn_style,
+    )
+    stop_requested = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop_requested.set())
+    try:
+        try:
+            standin.start()
+        except OSError as error:
+            print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+            return 2
+        # A timeout keeps the wait responsive to signals on every platform.
+        while not stop_requested.wait(1.0):
+            pass
+        log.info("speech stand-in stopping")
+    finally:
+        standin.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

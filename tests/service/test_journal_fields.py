@@ -1,0 +1,64 @@
+"""Journal fields a user filters on (APPLIANCE_EVENT, POST_ID, ...) and keys that never get there.
+
+The journal handler is python-systemd's own; only its sender is replaced, so the
+fields checked are exactly those journald would store. The system test
+(scripts/system-test.sh) checks the same under a real journald.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+pytest.importorskip("systemd.journal")
+
+from appliance.posting.outbox import Outbox  # noqa: E402
+from appliance.posting.poster import Poster  # noqa: E402
+from appliance.posting.x_client import PostOutcome  # noqa: E402
+from appliance.service.systemd import RedactSecrets, configure_logging  # noqa: E402
+
+SECRET = "k3y-Th4t-Must-N0t-Leak-Anywhere"
+
+
+@pytest.fixture
+def journal():
+    """(sent entries as dicts of fields, the redaction filter); restores logging after."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    redact = RedactSecrets()
+    handler = configure_logging("info", {"JOURNAL_STREAM": "8:12345"}, redact)
+    sent: list[dict[str, object]] = []
+
+    def send(text: str, /, **fields: object) -> None:
+        sent.append({**fields, "MESSAGE": text})
+
+    handler.send = send  # type: ignore[attr-defined]
+    yield sent, redact
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for old in saved_handlers:
+        root.addHandler(old)
+    root.setLevel(saved_level)
+
+
+def test_a_post_is_logged_with_its_event_post_id_and_outbox_id(journal, tmp_path):
+    sent, _ = journal
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        entry_id = outbox.add("Mondays are the worst.", "button")
+        poster = Poster(outbox, lambda text: PostOutcome("posted", post_id="1234"), [].append)
+        assert poster.send_next()
+    posted = [fields for fields in sent if fields.get("APPLIANCE_EVENT") == "posted"]
+    assert len(posted) == 1, sent
+    assert posted[0]["POST_ID"] == "1234"
+    assert str(posted[0]["OUTBOX_ID"]) == str(entry_id)
+    assert posted[0]["SYSLOG_IDENTIFIER"] == "appliance"
+
+
+def test_a_key_in_a_log_line_reaches_the_journal_redacted(journal):
+    sent, redact = journal
+    redact.add([SECRET])
+    logging.getLogger("appliance.test").warning("the server echoed %s back", SECRET)
+    assert sent and "[redacted]" in str(sent[-1]["MESSAGE"])
+    # Not in the message, nor in CODE_ARGS (the handler would add the raw args there).
+    assert all(SECRET not in str(value) for fields in sent for value in fields.values())

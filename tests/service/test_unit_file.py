@@ -1,0 +1,110 @@
+"""The systemd unit agrees with the code (paths, keys, exit codes) and stays hardened."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from appliance.cli import main as cli
+from appliance.cli.setup import all_key_names
+from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, ControlSettings, StateSettings
+
+UNIT = Path(__file__).parents[2] / "systemd" / "appliance.service"
+MAX_EXPOSURE = 2.0
+
+
+def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
+    """Sections -> key -> every value in order (systemd allows repeated keys)."""
+    sections: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    section = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        sections[section][key].append(value)
+    return sections
+
+
+@pytest.fixture(scope="module")
+def unit():
+    return parse_unit(UNIT.read_text())
+
+
+def one(unit, section: str, key: str) -> str:
+    values = unit[section][key]
+    assert len(values) == 1, f"{key}= is set {len(values)} times"
+    return values[0]
+
+
+def test_is_a_notify_service_with_a_watchdog_that_restarts_on_failure(unit):
+    assert one(unit, "Service", "Type") == "notify"
+    assert int(one(unit, "Service", "WatchdogSec")) > 0
+    assert one(unit, "Service", "Restart") == "on-failure"
+    assert "network-online.target" in one(unit, "Unit", "Wants")
+    assert "network-online.target" in one(unit, "Unit", "After")
+
+
+def test_restarts_never_reach_the_start_limit(unit):
+    restart_seconds = float(one(unit, "Service", "RestartSec"))
+    interval_seconds = float(one(unit, "Unit", "StartLimitIntervalSec"))
+    burst = int(one(unit, "Unit", "StartLimitBurst"))
+    # Automatic restarts alone start the unit at most this often within one interval.
+    assert interval_seconds // restart_seconds + 1 <= burst
+
+
+def test_a_configuration_error_is_not_restarted(unit):
+    assert str(cli.EX_CONFIG) in one(unit, "Service", "RestartPreventExitStatus").split()
+    assert cli.EX_CONFIG == 78
+
+
+def test_one_load_credential_per_key_the_daemon_reads(unit):
+    loaded = dict(value.split(":", 1) for value in unit["Service"]["LoadCredential"])
+    assert set(loaded) == {ASSEMBLYAI_KEY, *X_KEYS} == set(all_key_names(dry_run=False))
+    for name, path in loaded.items():
+        assert path == f"/etc/appliance/credentials/{name}"
+
+
+def test_paths_match_the_configuration_defaults(unit):
+    assert one(unit, "Service", "DynamicUser") == "yes"
+    assert set(one(unit, "Service", "SupplementaryGroups").split()) == {"audio", "gpio"}
+    state = one(unit, "Service", "StateDirectory")
+    assert f"/var/lib/{state}" == StateSettings().dir
+    runtime = one(unit, "Service", "RuntimeDirectory")
+    # lgpio needs a writable working directory; the control socket lives there too.
+    assert one(unit, "Service", "WorkingDirectory") == f"/run/{runtime}"
+    assert Path(ControlSettings().socket).parent == Path(f"/run/{runtime}")
+    assert one(unit, "Service", "ConfigurationDirectory") == "appliance"
+    exec_start = one(unit, "Service", "ExecStart").split()
+    assert exec_start[:2] == ["/opt/appliance/venv/bin/appliance", "run"]
+
+
+def test_keeps_what_gpio_and_alsa_need(unit):
+    # gpiozero reads /proc/cpuinfo and /proc/device-tree; ProcSubset=pid hides them.
+    assert unit["Service"].get("ProcSubset", []) in ([], ["all"])
+    devices = " ".join(unit["Service"]["DeviceAllow"])
+    assert "char-alsa" in devices and "gpiochip" in devices
+    families = one(unit, "Service", "RestrictAddressFamilies").split()
+    assert {"AF_UNIX", "AF_INET", "AF_INET6"} <= set(families)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_security_exposure_is_at_most_two():
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    if match is None:
+        pytest.skip(f"this systemd-analyze has no --offline: {result.stderr.strip()[:200]}")
+    assert float(match.group(1)) <= MAX_EXPOSURE, result.stdout
