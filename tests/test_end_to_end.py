@@ -17,9 +17,14 @@ SCRIPT = [
 ]
 
 
+# The grace period has its own tests (tests/service/test_posting_daemon.py); here it only
+# adds waiting, so it is short, but not 0: a confirmed post still goes through it.
+SHORT_GRACE = {"confirm": {"grace_seconds": 0.5}}
+
+
 @pytest.fixture
 def sandbox():
-    box = Sandbox(SCRIPT)
+    box = Sandbox(SCRIPT, settings_overrides=SHORT_GRACE)
     box.start()
     # session = "on_speech" (the default): no session until someone speaks.
     assert wait_until(lambda: box.daemon.state.link == "idle", 10), box.daemon.state
@@ -78,7 +83,8 @@ def test_nothing_is_posted_without_a_confirmation(speak):
 
 
 def test_keeps_listening_after_the_speech_server_drops_the_connection(speak):
-    with Sandbox(SCRIPT, settings_overrides={"assemblyai": {"session": "always"}}) as box:
+    overrides = {"assemblyai": {"session": "always"}, **SHORT_GRACE}
+    with Sandbox(SCRIPT, settings_overrides=overrides) as box:
         assert wait_until(lambda: box.daemon.state.link == "up", 10)
         box.speech.drop_all()
         assert wait_until(lambda: box.daemon.state.link != "up", 5)
