@@ -78,7 +78,11 @@ class NotifySocket:
 
 @pytest.fixture
 def box():
-    sandbox = Sandbox(["Mondays are the worst.", "Tweet that."])
+    # A short grace period: it has its own tests; here it would only add waiting.
+    sandbox = Sandbox(
+        ["Mondays are the worst.", "Tweet that."],
+        settings_overrides={"confirm": {"grace_seconds": 0.5}},
+    )
     sandbox.start_standins()
     yield sandbox
     sandbox.stop()
