@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,18 @@ import pytest
 from tests.speech_audio import silence, speech_pcm
 
 AUDIO_CACHE = Path(__file__).parent.parent / ".cache" / "test-audio"
+
+
+@pytest.fixture(autouse=True)
+def _same_environment_for_every_test():
+    """Put back the environment a test changed (a sandbox points ALSA at its own, soon
+    deleted, configuration): the tests run in parallel workers, and which tests follow
+    which in one worker's process changes from run to run."""
+    saved = os.environ.copy()
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
