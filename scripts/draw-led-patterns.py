@@ -11,14 +11,8 @@ import textwrap
 from html import escape
 from pathlib import Path
 
-from appliance.devices.leds import (
-    LAYOUTS,
-    Pattern,
-    describe,
-    expectation,
-    level_at,
-    looks_for,
-)
+from appliance.core import Pattern
+from appliance.devices.leds import LAYOUTS, describe, expectation, level_at, looks_for
 
 SECONDS = 4.0  # long enough for two cycles of the slowest blink
 STEP_SECONDS = 0.02

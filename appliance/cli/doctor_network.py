@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from appliance.cli.doctor import Check
+from appliance.cli.checks import Check
 from appliance.core.events import LinkCause
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.speech.token import check_key, token_url

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.doctor import Check
+from appliance.cli.checks import Check
 
 UNIT_NAME = "appliance.service"
 UNIT_PATH = Path("/etc/systemd/system/appliance.service")  # where scripts/install.sh puts it

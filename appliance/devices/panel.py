@@ -12,12 +12,12 @@ from typing import Any
 
 from gpiozero import PWMLED, Button, DigitalInputDevice
 
+from appliance.core import Pattern
 from appliance.devices.leds import (
     LAYOUTS,
     OFF,
     RGB_CHANNELS,
     SEPARATE_CHANNELS,
-    Pattern,
     level_at,
     looks_for,
     seconds_until_change,

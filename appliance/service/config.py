@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.errors import ConfigError
-from appliance.speech.settings import MODELS
+from appliance.speech.settings import MODELS, AssemblyAISettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
 
@@ -23,25 +23,6 @@ class AudioSettings:
     """The microphone."""
 
     device: str = "default"  # ALSA PCM name; prefer "plughw:CARD=<name>,DEV=0"
-
-
-@dataclass(frozen=True)
-class AssemblyAISettings:
-    """The speech link to AssemblyAI Universal-Streaming v3."""
-
-    url: str = "wss://streaming.assemblyai.com/v3/ws"
-    speech_model: str = "universal-streaming-english"
-    reconnect_max_seconds: float = 60.0
-    connect_timeout_seconds: float = 10.0
-    terminate_timeout_seconds: float = 5.0
-    session: str = "on_speech"  # "on_speech" (billed only while someone speaks) | "always"
-    idle_close_seconds: float = 20.0
-    opens_per_minute: int = 4
-    ping_interval_seconds: float = 5.0
-    ping_timeout_seconds: float = 20.0
-    backlog_seconds: float = 30.0
-    pre_roll_seconds: float = 1.0
-    rotate_after_seconds: float = 10500.0
 
 
 @dataclass(frozen=True)

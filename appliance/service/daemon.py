@@ -18,7 +18,8 @@ from typing import Any
 import alsaaudio
 import websocket
 
-from appliance.core import machine as core
+from appliance import core
+from appliance.core import Pattern
 from appliance.core.events import (
     ButtonPressed,
     DeletePost,
@@ -32,7 +33,6 @@ from appliance.core.events import (
     StorageState,
     Tick,
 )
-from appliance.devices.leds import Pattern
 from appliance.devices.microphone import CaptureLoop
 from appliance.devices.panel import Panel, led_pins_for
 from appliance.errors import ConfigError, DaemonFailed, StorageError
