@@ -105,12 +105,7 @@ def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
     from appliance.posting.x_client import OUT_OF_CREDITS, XCredentials, make_client
 
     name = "X keys"
-    keys = XCredentials(
-        credentials["x_consumer_key"],
-        credentials["x_consumer_secret"],
-        credentials["x_access_token"],
-        credentials["x_access_token_secret"],
-    )
+    keys = XCredentials.from_files(credentials.values)
     client = make_client(settings.x.api_url, keys, settings.x.request_timeout_seconds)
     try:
         response = client.get_me(user_auth=True)

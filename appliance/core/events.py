@@ -90,12 +90,20 @@ class MicrophoneState:
     detail: str = ""
 
 
+class PostStatus(enum.StrEnum):
+    """Where an outbox entry stands after an attempt."""
+
+    POSTED = "posted"
+    RETRYING = "retrying"  # it waits in the outbox for its next attempt
+    FAILED = "failed"  # for good: retrying cannot help
+
+
 @dataclass(frozen=True)
 class PostResult:
     """What became of an outbox entry: posted, retrying later, or failed for good."""
 
     entry_id: int
-    outcome: str  # "posted" | "retrying" | "failed"
+    outcome: PostStatus
     post_id: str = ""
     detail: str = ""
     # True when the failure needs the user (bad keys, no write permission).

@@ -27,6 +27,7 @@ from appliance.core.events import (
     MuteToggled,
     PartialText,
     PostResult,
+    PostStatus,
     SentenceFinished,
     SetMuted,
     StorageState,
@@ -192,7 +193,7 @@ def _confirm(
 def _on_post_result(
     state: State, event: PostResult, now: float, settings: CoreSettings
 ) -> tuple[State, list[Effect]]:
-    if event.outcome == "retrying":
+    if event.outcome == PostStatus.RETRYING:
         return replace(
             state,
             x_problem=event.detail,
@@ -200,7 +201,7 @@ def _on_post_result(
             x_out_of_credits=event.is_out_of_credits,
         ), []
     in_flight = max(0, state.posts_in_flight - 1)
-    if event.outcome == "posted":
+    if event.outcome == PostStatus.POSTED:
         posted = replace(
             state,
             posts_in_flight=in_flight,

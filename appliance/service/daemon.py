@@ -36,9 +36,10 @@ from appliance.core.events import (
 from appliance.devices.microphone import CaptureLoop
 from appliance.devices.panel import Panel, led_pins_for
 from appliance.errors import ConfigError, DaemonFailed, StorageError
+from appliance.posting.outbox import FILE_NAME as OUTBOX_FILE_NAME
 from appliance.posting.outbox import Outbox
 from appliance.posting.poster import Poster
-from appliance.posting.x_client import PostOutcome, XCredentials, XPoster, make_client
+from appliance.posting.x_client import Outcome, PostOutcome, XCredentials, XPoster, make_client
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.service.control import ControlCall, ControlError, ControlServer
 from appliance.service.control_replies import event_for, outcome_reply, status_reply
@@ -358,7 +359,7 @@ class Daemon:
 
 def _open_outbox(settings: Settings) -> Outbox:
     """The outbox, known to be writable; ConfigError only for what a restart cannot fix."""
-    path = Path(settings.state.dir) / "outbox.sqlite3"
+    path = Path(settings.state.dir) / OUTBOX_FILE_NAME
     try:
         outbox = Outbox(path)
         outbox.check_writable()
@@ -411,21 +412,16 @@ def _sender(
         def dry_run(text: str) -> PostOutcome:
             post_id = f"dry-run-{os.getpid()}-{next(counter)}"
             log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
-            return PostOutcome(kind="posted", post_id=post_id)
+            return PostOutcome(kind=Outcome.POSTED, post_id=post_id)
 
         def dry_run_delete(post_id: str) -> PostOutcome:
             log.info("Dry run: would delete %s", post_id, extra={"APPLIANCE_EVENT": "dry_run"})
-            return PostOutcome(kind="posted", post_id=post_id)
+            return PostOutcome(kind=Outcome.DELETED, post_id=post_id)
 
         return dry_run, dry_run_delete, None
     client = make_client(
         settings.x.api_url,
-        XCredentials(
-            credentials["x_consumer_key"],
-            credentials["x_consumer_secret"],
-            credentials["x_access_token"],
-            credentials["x_access_token_secret"],
-        ),
+        XCredentials.from_files(credentials.values),
         settings.x.request_timeout_seconds,
     )
     poster = XPoster(client)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 
-SAMPLE_RATE_HZ = 16000
+from appliance.core.audio import SAMPLE_RATE_HZ
+
+ASSEMBLYAI_KEY = "assemblyai_api_key"  # its file in the credentials directory
 CHUNK_SECONDS = 0.05  # the microphone's period; the service wants 50-1000 ms a message
 # The socket timeout of one read or one send. A read that times out only lets the
 # receiver look around (silence brings no frames); a send that cannot go out for this
