@@ -268,12 +268,12 @@ def _run(config_arg: str | None) -> int:
 
 def _standin(which: str, rest: list[str]) -> int:
     if which == "speech":
-        from appliance.tryout.standins import speech_server
+        from appliance.tryout.standins import speech_main
 
-        return speech_server.main(rest)
-    from appliance.tryout.standins import x_server
+        return speech_main.main(rest)
+    from appliance.tryout.standins import x_main
 
-    return x_server.main(rest)
+    return x_main.main(rest)
 
 
 if __name__ == "__main__":
