@@ -108,8 +108,8 @@ class PostResult:
     detail: str = ""
     # True when the failure needs the user (bad keys, no write permission).
     needs_user: bool = False
-    is_rate_limited: bool = False  # X answered 429; the entry waits for X's reset
-    is_out_of_credits: bool = False  # X answered 402; the entry waits for credits
+    is_rate_limited: bool = False  # X limits how often we post; the entry waits for its reset
+    is_out_of_credits: bool = False  # the X account has no credits; the entry waits for them
 
 
 @dataclass(frozen=True)

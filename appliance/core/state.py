@@ -66,7 +66,7 @@ class State:
     posts_in_flight: int = 0
     x_problem: str = ""  # why posting is held up (retrying), "" when fine
     x_rate_limited: bool = False
-    x_out_of_credits: bool = False  # X answered 402: posts wait until credits are added
+    x_out_of_credits: bool = False  # no X credits: posts wait until credits are added
     x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
     last_post_id: str = ""
     last_posted_at: float | None = None  # when last_post_id was posted (monotonic seconds)
