@@ -11,14 +11,8 @@ import textwrap
 from html import escape
 from pathlib import Path
 
-from appliance.devices.leds import (
-    LAYOUTS,
-    Pattern,
-    describe,
-    expectation,
-    level_at,
-    looks_for,
-)
+from appliance.core import Pattern
+from appliance.devices.leds import LAYOUTS, describe, expectation, level_at, looks_for
 
 SECONDS = 4.0  # long enough for two cycles of the slowest blink
 STEP_SECONDS = 0.02
@@ -118,7 +112,7 @@ def svg() -> str:
         f'font-family="sans-serif" font-size="11">',
         f'<rect width="{width:.0f}" height="{height}" fill="#fff"/>',
         f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">LED patterns '
-        f"(first {SECONDS:g} s of each; generated from appliance/leds.py)</text>",
+        f"(first {SECONDS:g} s of each; generated from appliance/devices/leds.py)</text>",
     ]
     for layout, x in columns.items():
         title = "Separate LEDs (green, amber, red)" if layout == "separate" else "One RGB LED"

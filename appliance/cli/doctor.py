@@ -9,10 +9,11 @@ import stat
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance.cli import doctor_network, doctor_program
+from appliance.cli.checks import Check
 from appliance.errors import ConfigError
 from appliance.service.config import (
     Credentials,
@@ -27,21 +28,6 @@ MICROPHONE_SECONDS = 1.0
 QUIET_DBFS = -60.0  # below this a microphone in a room is probably muted or far away
 MAX_CLOCK_SKEW_SECONDS = 300.0  # OAuth 1.0a (X) rejects timestamps further off than this
 MIN_SANE_YEAR = 2025  # an unsynchronised Pi boots in 1970 or at its last shutdown
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report: what was checked, what was found, how to fix it."""
-
-    name: str
-    status: str  # "ok" | "fail" | "skip"
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        mark = {"ok": " ok ", "fail": "FAIL", "skip": "skip"}[self.status]
-        text = f"[{mark}] {self.name}: {self.detail}"
-        return text + (f" -> fix: {self.fix}" if self.fix else "")
 
 
 def check_config(path: Path) -> tuple[Check, Settings | None]:
@@ -188,8 +174,6 @@ def run_doctor(
 
     `unit_path`: the installed service unit whose command is checked (default: where
     scripts/install.sh puts it)."""
-    from appliance.cli import doctor_network, doctor_program
-
     checks: list[Check] = []
 
     def report(check: Check) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from appliance.cli.doctor import Check
+from appliance.cli.checks import Check
 from appliance.core.events import LinkCause
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.speech.token import check_key, token_url
@@ -105,12 +105,7 @@ def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
     from appliance.posting.x_client import OUT_OF_CREDITS, XCredentials, make_client
 
     name = "X keys"
-    keys = XCredentials(
-        credentials["x_consumer_key"],
-        credentials["x_consumer_secret"],
-        credentials["x_access_token"],
-        credentials["x_access_token_secret"],
-    )
+    keys = XCredentials.from_files(credentials.values)
     client = make_client(settings.x.api_url, keys, settings.x.request_timeout_seconds)
     try:
         response = client.get_me(user_auth=True)

@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.doctor import Check
+from appliance.cli.checks import Check
+from appliance.cli.exits import EX_CONFIG
 
 UNIT_NAME = "appliance.service"
 UNIT_PATH = Path("/etc/systemd/system/appliance.service")  # where scripts/install.sh puts it
@@ -101,6 +102,6 @@ def check_program(
         return Check(NAME, "ok", f"{what}: {last_line(result.stdout) or 'starts'}")
     why = last_line(result.stderr) or last_line(result.stdout) or "no message"
     detail = f"{what}: `{shown}` exits {result.returncode}: {why}"
-    if result.returncode == 78:  # the configuration, which the check above names
+    if result.returncode == EX_CONFIG:  # the configuration, which the check above names
         return Check(NAME, "fail", detail, "fix the configuration (see above)")
     return Check(NAME, "fail", detail, REINSTALL)

@@ -11,11 +11,9 @@ import threading
 from collections.abc import Sequence
 
 from appliance import __version__
+from appliance.cli.exits import EX_CONFIG, EX_OK, EX_SOFTWARE, EX_TEMPFAIL, EX_USAGE
 from appliance.errors import ConfigError, DaemonFailed, StorageError
-
-# sysexits.h. Only EX_CONFIG stops systemd's restarts (RestartPreventExitStatus=78):
-# a full disk (EX_TEMPFAIL) or a failed main loop (EX_SOFTWARE) is restarted.
-EX_OK, EX_FAIL, EX_USAGE, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 1, 64, 70, 75, 78
+from appliance.service.control import COMMANDS
 
 log = logging.getLogger("appliance")
 
@@ -55,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from_dir = args.from_dir
         return run_setup(args.config, os.environ, args.non_interactive, from_dir)
-    if args.command in ("status", "confirm", "cancel", "mute", "unmute"):
+    if args.command in COMMANDS:
         return _control(args.command, args.config, getattr(args, "json", False))
     if args.command == "selftest":
         return _selftest(args.config)
@@ -130,21 +128,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The help of each control-socket command (the list: service/control.py COMMANDS).
+_CONTROL_HELP = {
+    "confirm": "post the sentence that is waiting (like pressing the button)",
+    "cancel": "drop the sentence that is waiting (like holding the button)",
+    "mute": "stop listening: no audio leaves the device until `appliance unmute`",
+    "unmute": "listen again",
+}
+
+
 def _add_panel_commands(commands: argparse._SubParsersAction, config_help: str) -> None:
     """The control-socket commands and the wiring self-test."""
     status = commands.add_parser("status", help="what the running daemon is doing")
     status.add_argument("--json", action="store_true", help="print the reply as JSON")
-    for name, text in (
-        ("confirm", "post the sentence that is waiting (like pressing the button)"),
-        ("cancel", "drop the sentence that is waiting (like holding the button)"),
-        ("mute", "stop listening: no audio leaves the device until `appliance unmute`"),
-        ("unmute", "listen again"),
-    ):
-        commands.add_parser(name, help=text)
+    for name in COMMANDS:
+        if name != "status":  # it has its own --json
+            commands.add_parser(name, help=_CONTROL_HELP[name])
     commands.add_parser(
         "selftest", help="check the wiring: every LED pattern, then a press and a hold"
     )
-    for name in ("status", "confirm", "cancel", "mute", "unmute", "selftest"):
+    for name in (*COMMANDS, "selftest"):
         commands.choices[name].add_argument("--config", help=config_help)
 
 
@@ -265,12 +268,12 @@ def _run(config_arg: str | None) -> int:
 
 def _standin(which: str, rest: list[str]) -> int:
     if which == "speech":
-        from appliance.tryout.standins import speech_server
+        from appliance.tryout.standins import speech_main
 
-        return speech_server.main(rest)
-    from appliance.tryout.standins import x_server
+        return speech_main.main(rest)
+    from appliance.tryout.standins import x_main
 
-    return x_server.main(rest)
+    return x_main.main(rest)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from appliance.cli.exits import EX_CONFIG, EX_FAIL, EX_OK, EX_USAGE
 from appliance.errors import ConfigError
 from appliance.posting.outbox import FILE_NAME, POSTED, Entry, Outbox
 from appliance.posting.poster import IDLE_POLL_SECONDS
 
-EX_OK, EX_FAIL, EX_USAGE, EX_CONFIG = 0, 1, 64, 78
 _TEXT_CHARS = 60
 
 

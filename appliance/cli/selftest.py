@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from appliance.devices.leds import Pattern, describe, expectation
+from appliance.core import Pattern
+from appliance.devices.leds import describe, expectation
 from appliance.devices.panel import Panel, PanelError, led_pins_for, make_pin_factory
 from appliance.service.config import Settings
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS
 
-PROMPTS = {
-    ASSEMBLYAI_KEY: "AssemblyAI API key",
-    "x_consumer_key": "X API key (consumer key)",
-    "x_consumer_secret": "X API key secret (consumer secret)",
-    "x_access_token": "X access token",
-    "x_access_token_secret": "X access token secret",
-}
+_LABELS = (
+    "AssemblyAI API key",
+    "X API key (consumer key)",
+    "X API key secret (consumer secret)",
+    "X access token",
+    "X access token secret",
+)
+PROMPTS = dict(zip((ASSEMBLYAI_KEY, *X_KEYS), _LABELS, strict=True))
 FILE_MODE = 0o600  # root alone reads a key; systemd hands it to the service (LoadCredential=)
 DIR_MODE = 0o700
 
@@ -107,6 +108,7 @@ def run_setup(
     from_dir: str | None,
 ) -> int:
     """The `appliance setup` command: 0 when every needed key is in place, 1 otherwise."""
+    from appliance.cli.exits import EX_CONFIG
     from appliance.errors import ConfigError
     from appliance.service.config import config_path, load_settings
 
@@ -115,7 +117,7 @@ def run_setup(
         settings = load_settings(path)
     except ConfigError as error:
         print(f"Configuration error: {error}")
-        return 78
+        return EX_CONFIG
     directory = Path(settings.credentials.dir)
     print(f"Keys go to {directory} (readable by root alone; systemd passes them to the service).")
     try:

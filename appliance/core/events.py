@@ -90,18 +90,26 @@ class MicrophoneState:
     detail: str = ""
 
 
+class PostStatus(enum.StrEnum):
+    """Where an outbox entry stands after an attempt."""
+
+    POSTED = "posted"
+    RETRYING = "retrying"  # it waits in the outbox for its next attempt
+    FAILED = "failed"  # for good: retrying cannot help
+
+
 @dataclass(frozen=True)
 class PostResult:
     """What became of an outbox entry: posted, retrying later, or failed for good."""
 
     entry_id: int
-    outcome: str  # "posted" | "retrying" | "failed"
+    outcome: PostStatus
     post_id: str = ""
     detail: str = ""
     # True when the failure needs the user (bad keys, no write permission).
     needs_user: bool = False
-    is_rate_limited: bool = False  # X answered 429; the entry waits for X's reset
-    is_out_of_credits: bool = False  # X answered 402; the entry waits for credits
+    is_rate_limited: bool = False  # X limits how often we post; the entry waits for its reset
+    is_out_of_credits: bool = False  # the X account has no credits; the entry waits for them
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ the state by pure functions, so no path can leave a stale light.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from appliance.core import posting
 from appliance.core.commands import Command, parse_command
@@ -28,71 +27,17 @@ from appliance.core.events import (
     MuteToggled,
     PartialText,
     PostResult,
+    PostStatus,
     SentenceFinished,
     SetMuted,
     StorageState,
     Tick,
 )
-from appliance.core.post_text import SHORTEN
-from appliance.core.posting import Pending
-from appliance.core.x_links import LINK_POST_PRICE_USD
-from appliance.devices.leds import Pattern
+from appliance.core.pattern import Pattern
+from appliance.core.state import Candidate, CoreSettings, LinkState, State
 
-# The grace light blinks faster in the last second before the post goes out.
-GRACE_ENDING_SECONDS = 1.0
 # Speech link causes only the user can fix: shown until the key is accepted again.
 _USER_CAUSES = (LinkCause.KEY_REFUSED, LinkCause.NO_BALANCE)
-
-
-@dataclass(frozen=True)
-class CoreSettings:
-    """Timings of the decisions."""
-
-    candidate_window_seconds: float = 60.0  # a candidate older than this is never posted
-    posted_flash_seconds: float = 3.0  # how long the LEDs say "posted"
-    refused_flash_seconds: float = 1.0  # how long the LEDs say "nothing to confirm"
-    # A confirmed text waits this long (a second press or "cancel" stops it) before it is
-    # queued; 0 queues at once. The daemon passes [confirm] grace_seconds.
-    grace_seconds: float = 0.0
-    delete_window_seconds: float = 300.0  # "delete that" reaches back this far
-    over_length: str = SHORTEN  # "shorten" | "refuse" a text X would count as over 280
-    candidate_ending_seconds: float = 10.0  # the last seconds of the window pulse faster
-
-
-@dataclass(frozen=True)
-class Candidate:
-    text: str
-    heard_at: float  # monotonic seconds
-
-
-@dataclass(frozen=True)
-class State:
-    """Everything the appliance knows; changed only by `step`."""
-
-    # "connecting" (never up yet) | "up" | "down" | "idle" (no session by design)
-    link: str = "connecting"
-    link_detail: str = ""
-    link_retry_at: float | None = None
-    link_cause: LinkCause | None = None  # why the link is down (kept while idle if user's)
-    session_id: str = ""
-    microphone_ok: bool | None = None  # None: not opened yet
-    microphone_detail: str = ""
-    candidate: Candidate | None = None
-    partial: str = ""
-    posts_in_flight: int = 0
-    x_problem: str = ""  # why posting is held up (retrying), "" when fine
-    x_rate_limited: bool = False
-    x_out_of_credits: bool = False  # X answered 402: posts wait until credits are added
-    x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
-    last_post_id: str = ""
-    last_posted_at: float | None = None  # when last_post_id was posted (monotonic seconds)
-    pending: Pending | None = None  # confirmed, in its grace period, not yet in the outbox
-    last_queued_text: str = ""  # the same text confirmed twice in a row is posted once
-    flash: Pattern | None = None
-    flash_until: float = 0.0
-    is_muted: bool = False  # privacy: no speech session, nothing can be confirmed
-    storage_problem: str = ""  # why the outbox cannot be written, "" when it can
-    posts_held: int = 0  # confirmed posts waiting in memory for the outbox
 
 
 def step(
@@ -125,7 +70,7 @@ def step(
         return (
             replace(
                 state,
-                link="up",
+                link=LinkState.UP,
                 link_detail="",
                 link_retry_at=None,
                 link_cause=None,
@@ -137,7 +82,7 @@ def step(
         return (
             replace(
                 state,
-                link="connecting" if state.link == "connecting" else "down",
+                link=LinkState.CONNECTING if state.link == LinkState.CONNECTING else LinkState.DOWN,
                 link_detail=event.reason,
                 link_retry_at=now + event.retry_in_seconds,
                 link_cause=event.cause,
@@ -150,9 +95,9 @@ def step(
         # No session by design (nobody speaking, or muted): listening, not down. A
         # refused key stays shown until a session opens or the key is accepted again.
         if state.link_cause in _USER_CAUSES and not event.is_key_confirmed:
-            return replace(state, link="idle", session_id="", partial=""), []
-        state = replace(state, link="idle", link_detail="", link_retry_at=None, link_cause=None)
-        return replace(state, session_id="", partial=""), []
+            return replace(state, link=LinkState.IDLE, session_id="", partial=""), []
+        state = replace(state, link=LinkState.IDLE, link_detail="", link_retry_at=None)
+        return replace(state, link_cause=None, session_id="", partial=""), []
     if isinstance(event, MicrophoneState):
         return replace(state, microphone_ok=event.is_ok, microphone_detail=event.detail), []
     if isinstance(event, StorageState):
@@ -248,7 +193,7 @@ def _confirm(
 def _on_post_result(
     state: State, event: PostResult, now: float, settings: CoreSettings
 ) -> tuple[State, list[Effect]]:
-    if event.outcome == "retrying":
+    if event.outcome == PostStatus.RETRYING:
         return replace(
             state,
             x_problem=event.detail,
@@ -256,7 +201,7 @@ def _on_post_result(
             x_out_of_credits=event.is_out_of_credits,
         ), []
     in_flight = max(0, state.posts_in_flight - 1)
-    if event.outcome == "posted":
+    if event.outcome == PostStatus.POSTED:
         posted = replace(
             state,
             posts_in_flight=in_flight,
@@ -298,95 +243,3 @@ def _expire_logged(state: State, now: float, settings: CoreSettings) -> tuple[St
             )
         ]
     return state, []
-
-
-def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings()) -> Pattern:
-    """The one LED pattern that tells the truth about `state`."""
-    if state.flash is not None and now < state.flash_until:
-        return state.flash
-    if state.pending is not None:
-        if state.pending.post_at - now <= GRACE_ENDING_SECONDS:
-            return Pattern.GRACE_ENDING
-        return Pattern.GRACE
-    if state.is_muted:
-        return Pattern.MUTED  # privacy first: the mute light is never hidden by another
-    if state.storage_problem:
-        return Pattern.STORAGE_FULL  # confirmed posts exist only in memory: say so first
-    if state.x_needs_user or state.link_cause is LinkCause.KEY_REFUSED:
-        return Pattern.NOT_AUTHORISED
-    if state.link_cause is LinkCause.NO_BALANCE:
-        return Pattern.SPEECH_NO_BALANCE
-    if state.microphone_ok is False:
-        return Pattern.NO_MICROPHONE
-    if state.x_out_of_credits:  # also for posts kept from before a restart
-        return Pattern.OUT_OF_CREDITS
-    if state.posts_in_flight:
-        return Pattern.RATE_LIMITED if state.x_rate_limited else Pattern.POSTING
-    if state.candidate is not None:
-        left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
-        if left <= settings.candidate_ending_seconds:
-            return Pattern.CANDIDATE_ENDING
-        return Pattern.CANDIDATE
-    if state.link_cause is LinkCause.TOO_MANY_SESSIONS and state.link != "up":
-        return Pattern.SPEECH_SESSION_LIMIT
-    if state.link == "connecting":
-        return Pattern.CONNECTING
-    if state.link == "down":
-        return Pattern.RECONNECTING
-    if state.partial:
-        return Pattern.HEARING
-    return Pattern.LISTENING
-
-
-def status_line(state: State, now: float, settings: CoreSettings = CoreSettings()) -> str:
-    """The sentence `systemctl status` shows: what the device does, or what is wrong."""
-    if state.pending is not None:
-        # Rounded up: a countdown reads 3, 2, 1 and never "0 s" before it posts.
-        countdown = max(1, math.ceil(state.pending.post_at - now))
-        cost = f" (a link: ${LINK_POST_PRICE_USD:.2f} on X)" if state.pending.has_link else ""
-        return (
-            f"Posting “{state.pending.text}”{cost} in {countdown} s — press the button or say "
-            "“cancel” to stop it"
-        )
-    if state.is_muted:
-        return "Muted: no audio leaves the device (long-hold the button or `appliance unmute`)"
-    if state.storage_problem:
-        return (
-            f"Storage full or read-only: {state.posts_held} confirmed post(s) held in memory "
-            f"until the outbox can be written ({state.storage_problem}); free space"
-        )
-    if state.x_needs_user:
-        return f"Cannot post: {state.x_needs_user}"
-    if state.link_cause is LinkCause.KEY_REFUSED:
-        return f"AssemblyAI refused the key: {state.link_detail}"
-    if state.link_cause is LinkCause.NO_BALANCE:
-        return f"AssemblyAI account out of balance: {state.link_detail}"
-    if state.microphone_ok is False:
-        return f"No microphone: {state.microphone_detail}"
-    if state.x_out_of_credits:
-        return (
-            "X account out of credits: posts are kept and go out by themselves once "
-            "credits are added in the X Developer Console"
-        )
-    if state.posts_in_flight:
-        if state.x_problem:
-            return f"Posting held up: {state.x_problem}"
-        return "Posting…"
-    if state.link not in ("up", "idle"):
-        verb = "Connecting" if state.link == "connecting" else "Reconnecting"
-        target = "to the speech service"
-        if state.link_cause is LinkCause.TOO_MANY_SESSIONS:
-            verb, target = "AssemblyAI session limit reached: trying again", "now"
-        if state.link_retry_at is not None and state.link_retry_at > now:
-            wait = state.link_retry_at - now
-            return f"{verb} in {wait:.0f} s: {state.link_detail}"
-        return f"{verb} {target}…"
-    if state.candidate is not None:
-        left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
-        return (
-            f"Heard “{state.candidate.text}” — press the button or say “tweet that” "
-            f"({max(0, left):.0f} s left)"
-        )
-    if state.flash is Pattern.POSTED and state.last_post_id:
-        return f"Posted {state.last_post_id}; listening"
-    return "Listening"

@@ -5,26 +5,13 @@ Pure functions over the core's State (appliance.core.machine calls them from `st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from appliance.core import x_links
 from appliance.core.events import DeletePost, DeleteResult, Effect, Log, QueuePost
+from appliance.core.pattern import Pattern
 from appliance.core.post_text import prepare
-from appliance.devices.leds import Pattern
-
-if TYPE_CHECKING:
-    from appliance.core.machine import CoreSettings, State
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A confirmed text in its grace period: queued at `post_at` unless cancelled first."""
-
-    text: str
-    confirmed_by: str
-    post_at: float  # monotonic seconds
-    has_link: bool = False  # X charges about 13 times more for a post with a link
+from appliance.core.state import CoreSettings, Pending, State
 
 
 def start_post(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass, replace
+
+from appliance.core.pattern import Pattern
 
 LAYOUTS = ("separate", "rgb")
 SEPARATE_CHANNELS = ("green", "amber", "red")
@@ -18,33 +19,6 @@ BRIGHT = 1.0
 # Pulses are drawn at 25 frames a second (gpiozero's own rate): smooth to the eye,
 # cheap enough on a Pi Zero.
 PULSE_FRAME_SECONDS = 0.04
-
-
-class Pattern(enum.Enum):
-    """Everything the LEDs can say; the core picks one from the state, the panel shows it."""
-
-    STARTING = "starting"
-    CONNECTING = "connecting"
-    LISTENING = "listening"
-    HEARING = "hearing"
-    CANDIDATE = "candidate"
-    CANDIDATE_ENDING = "candidate_ending"
-    GRACE = "grace"
-    GRACE_ENDING = "grace_ending"
-    POSTING = "posting"
-    POSTED = "posted"
-    REFUSED = "refused"
-    MUTED = "muted"
-    NO_MICROPHONE = "no_microphone"
-    RECONNECTING = "reconnecting"
-    NOT_AUTHORISED = "not_authorised"
-    RATE_LIMITED = "rate_limited"
-    OUT_OF_CREDITS = "out_of_credits"
-    STORAGE_FULL = "storage_full"
-    # The speech service's account, not the network: each cause its own light.
-    SPEECH_NO_BALANCE = "speech_no_balance"
-    SPEECH_SESSION_LIMIT = "speech_session_limit"
-    ERROR = "error"
 
 
 @dataclass(frozen=True)

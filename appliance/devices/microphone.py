@@ -14,12 +14,10 @@ from typing import Any
 
 import alsaaudio
 
+from appliance.core.audio import CHANNELS, SAMPLE_BYTES, SAMPLE_RATE_HZ
 from appliance.core.events import MicrophoneState
 from appliance.errors import ApplianceError
 
-SAMPLE_RATE_HZ = 16000
-CHANNELS = 1
-SAMPLE_BYTES = 2  # S16_LE
 PERIOD_FRAMES = 800  # 50 ms: the speech service takes 50-1000 ms of audio per message
 PERIOD_BYTES = PERIOD_FRAMES * CHANNELS * SAMPLE_BYTES
 # 10 periods = 500 ms of buffer. Capture latency does not grow with it (a period is

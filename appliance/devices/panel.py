@@ -12,28 +12,21 @@ from typing import Any
 
 from gpiozero import PWMLED, Button, DigitalInputDevice
 
+from appliance.core import Pattern
 from appliance.devices.leds import (
     LAYOUTS,
     OFF,
     RGB_CHANNELS,
     SEPARATE_CHANNELS,
-    Pattern,
     level_at,
     looks_for,
     seconds_until_change,
 )
+from appliance.devices.pin_factories import PIN_FACTORIES
 from appliance.errors import ApplianceError
 
 log = logging.getLogger(__name__)
 
-# name -> (module, class); imported only when asked for, since each needs its own C library.
-PIN_FACTORIES = {
-    "mock": ("gpiozero.pins.mock", "MockFactory"),
-    "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
-    "rpigpio": ("gpiozero.pins.rpigpio", "RPiGPIOFactory"),
-    "pigpio": ("gpiozero.pins.pigpio", "PiGPIOFactory"),
-    "native": ("gpiozero.pins.native", "NativeFactory"),
-}
 # Waking a hair after a blink edge, not on it, so the edge has certainly passed.
 EDGE_MARGIN_SECONDS = 0.002
 JOIN_TIMEOUT_SECONDS = 2.0

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.core.backoff import backoff_seconds
-from appliance.core.events import DeleteResult, PostResult
+from appliance.core.events import DeleteResult, PostResult, PostStatus
 from appliance.posting.outbox import Entry, Outbox
-from appliance.posting.x_client import PostOutcome
+from appliance.posting.x_client import Outcome, PostOutcome
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Poster:
     def _send_entry(self, entry: Entry) -> None:
         outcome = self._send(entry.text)
         attempts = entry.attempts + 1
-        if outcome.kind == "posted":
+        if outcome.kind == Outcome.POSTED:
             self._posted(entry, outcome.post_id, "")
         elif outcome.is_duplicate and (attempts > 1 or entry.reason):
             # An earlier attempt reached X but its answer was lost: it is posted. X's
@@ -141,7 +141,7 @@ class Poster:
             if not post_id and self._find_post is not None:
                 post_id = self._find_post(entry.text, entry.created_at)
             self._posted(entry, post_id, "X already had it (earlier attempt)")
-        elif outcome.kind == "retry":
+        elif outcome.kind == Outcome.RETRY:
             self._retry_later(entry, attempts, outcome)
         else:
             self._outbox.mark_failed(entry.id, outcome.detail)
@@ -151,7 +151,9 @@ class Poster:
                 outcome.detail,
                 extra={"APPLIANCE_EVENT": "post_failed", "OUTBOX_ID": entry.id},
             )
-            self._emit(PostResult(entry.id, "failed", "", outcome.detail, outcome.needs_user))
+            self._emit(
+                PostResult(entry.id, PostStatus.FAILED, "", outcome.detail, outcome.needs_user)
+            )
 
     def _posted(self, entry: Entry, post_id: str, note: str) -> None:
         self._outbox.mark_posted(entry.id, post_id, note)
@@ -161,7 +163,7 @@ class Poster:
             post_id or "(id unknown)",
             extra={"APPLIANCE_EVENT": "posted", "POST_ID": post_id, "OUTBOX_ID": entry.id},
         )
-        self._emit(PostResult(entry.id, "posted", post_id))
+        self._emit(PostResult(entry.id, PostStatus.POSTED, post_id))
 
     def _retry_later(self, entry: Entry, attempts: int, outcome: PostOutcome) -> None:
         delay = self._delay(attempts, outcome)
@@ -177,7 +179,7 @@ class Poster:
         self._emit(
             PostResult(
                 entry.id,
-                "retrying",
+                PostStatus.RETRYING,
                 "",
                 detail,
                 is_rate_limited=outcome.is_rate_limited,
@@ -199,11 +201,11 @@ class Poster:
 
     def _delete_post(self, request: _Delete) -> None:
         if self._delete is None:
-            outcome = PostOutcome("failed", detail="deleting is not possible in this mode")
+            outcome = PostOutcome(Outcome.FAILED, detail="deleting is not possible in this mode")
         else:
             outcome = self._delete(request.post_id)
         request.attempts += 1
-        if outcome.kind == "retry" and request.attempts < DELETE_ATTEMPTS:
+        if outcome.kind == Outcome.RETRY and request.attempts < DELETE_ATTEMPTS:
             request.due_at = self._clock() + self._delay(request.attempts, outcome)
             self._deletes.append(request)
             log.warning(
@@ -213,7 +215,7 @@ class Poster:
                 extra={"APPLIANCE_EVENT": "delete_retrying", "POST_ID": request.post_id},
             )
             return
-        is_deleted = outcome.kind == "posted"
+        is_deleted = outcome.kind == Outcome.DELETED
         if is_deleted:
             self._outbox.mark_deleted(request.post_id)
         self._emit(DeleteResult(request.post_id, is_deleted, outcome.detail))

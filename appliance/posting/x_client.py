@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -11,6 +12,7 @@ import requests
 import tweepy
 
 from appliance.core import x_links
+from appliance.posting.x_keys import X_KEYS
 from appliance.posting.x_transport import RedirectingSession, RequestAbandoned
 
 MIN_RETRY_AFTER_SECONDS = 1.0
@@ -18,9 +20,8 @@ FIND_POST_MAX_RESULTS = 5  # the least GET /2/users/:id/tweets accepts
 FIND_POST_SLACK_SECONDS = 300.0
 _SHORTEST_REDACTED_CHARS = 8  # real keys are 25-50 characters; shorter ones would mangle prose
 _KEYS_HINT = (
-    "check the four X keys (x_consumer_key, x_consumer_secret, x_access_token, "
-    "x_access_token_secret); if they look right, regenerate the access token and secret "
-    "in the X developer portal"
+    f"check the four X keys ({', '.join(X_KEYS)}); if they look right, regenerate the "
+    "access token and secret in the X developer portal"
 )
 OUT_OF_CREDITS = "X account out of credits"
 _CREDITS_HINT = "add credits in the X Developer Console; waiting posts then go out by themselves"
@@ -40,15 +41,29 @@ class XCredentials:
     access_token: str
     access_token_secret: str
 
+    @classmethod
+    def from_files(cls, credentials: Mapping[str, str]) -> XCredentials:
+        """The four keys from the credential files' contents, by file name."""
+        return cls(*(credentials[name] for name in X_KEYS))
+
     def __repr__(self) -> str:
         return "XCredentials(<hidden>)"
+
+
+class Outcome(enum.StrEnum):
+    """What X did with one request."""
+
+    POSTED = "posted"
+    DELETED = "deleted"  # delete(): X confirmed the deletion
+    RETRY = "retry"  # worth trying again later
+    FAILED = "failed"  # retrying cannot help
 
 
 @dataclass(frozen=True)
 class PostOutcome:
     """What became of one request to X, in the terms the daemon's retry logic needs."""
 
-    kind: str  # "posted" (for delete(): X confirmed the deletion) | "retry" | "failed"
+    kind: Outcome
     post_id: str = ""
     detail: str = ""  # a sentence for the log and the panel; never holds a key
     retry_after_seconds: float | None = None  # X's own reset for a 429; None: caller backs off
@@ -95,28 +110,28 @@ def outcome_for_status(
         wait_seconds = rate_limit_wait_seconds(headers, now_seconds)
         detail = f"X is limiting posts (429: {said})."
         return PostOutcome(
-            "retry", detail=detail, retry_after_seconds=wait_seconds, is_rate_limited=True
+            Outcome.RETRY, detail=detail, retry_after_seconds=wait_seconds, is_rate_limited=True
         )
     if status >= 500:
-        return PostOutcome("retry", detail=f"X is having trouble ({status}: {said}).")
+        return PostOutcome(Outcome.RETRY, detail=f"X is having trouble ({status}: {said}).")
     if status == 402:
         # Pay-per-use: the post itself is fine and goes out once credits are added.
         detail = f"{OUT_OF_CREDITS} (402: {said}): {_CREDITS_HINT}."
-        return PostOutcome("retry", detail=detail, is_out_of_credits=True)
+        return PostOutcome(Outcome.RETRY, detail=detail, is_out_of_credits=True)
     if status == 401:
         detail = f"X did not accept the keys (401: {said}): {_KEYS_HINT}."
-        return PostOutcome("failed", detail=detail, needs_user=True)
+        return PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
     if status == 403 and any("duplicate" in message.lower() for message in messages):
         detail = f"X already has a post with this text (403: {said})."
-        return PostOutcome("failed", detail=detail, is_duplicate=True)
+        return PostOutcome(Outcome.FAILED, detail=detail, is_duplicate=True)
     if status == 403:
         detail = f"X refused to post (403: {said}): {_PERMISSION_HINT}."
-        return PostOutcome("failed", detail=detail, needs_user=True)
+        return PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
     if status == 400:
-        return PostOutcome("failed", detail=f"X rejected the post (400: {said}).")
+        return PostOutcome(Outcome.FAILED, detail=f"X rejected the post (400: {said}).")
     # Any other 4xx (404, 405, ...) means the request went somewhere X's API is not.
     detail = f"X answered {status} ({said}): check [x] api_url."
-    return PostOutcome("failed", detail=detail, needs_user=True)
+    return PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
 
 
 class XPoster:
@@ -173,21 +188,25 @@ class XPoster:
         post_id = str((getattr(response, "data", None) or {}).get("id", ""))
         if not post_id:
             # Probably posted: the retry then meets "duplicate", which the caller counts as posted.
-            return PostOutcome("retry", detail="X answered without a post id.")
-        return PostOutcome("posted", post_id=post_id, detail=f"Posted to X as {post_id}.")
+            return PostOutcome(Outcome.RETRY, detail="X answered without a post id.")
+        return PostOutcome(Outcome.POSTED, post_id=post_id, detail=f"Posted to X as {post_id}.")
 
     def delete(self, post_id: str) -> PostOutcome:
         if not post_id.isdigit():  # also keeps the id from changing the request path
-            return PostOutcome("failed", detail=f"{post_id!r} is not an X post id.")
+            return PostOutcome(Outcome.FAILED, detail=f"{post_id!r} is not an X post id.")
         try:
             response = self._client.delete_tweet(post_id, user_auth=True)
         except tweepy.NotFound:
-            return PostOutcome("failed", detail=f"X has no post {post_id}; already deleted?")
+            return PostOutcome(Outcome.FAILED, detail=f"X has no post {post_id}; already deleted?")
         except Exception as error:  # the daemon must survive whatever happens here
             return self._redacted(self._outcome_for(error))
         if (getattr(response, "data", None) or {}).get("deleted"):
-            return PostOutcome("posted", post_id=post_id, detail=f"Deleted post {post_id} from X.")
-        return PostOutcome("failed", post_id=post_id, detail=f"X did not delete post {post_id}.")
+            return PostOutcome(
+                Outcome.DELETED, post_id=post_id, detail=f"Deleted post {post_id} from X."
+            )
+        return PostOutcome(
+            Outcome.FAILED, post_id=post_id, detail=f"X did not delete post {post_id}."
+        )
 
     def _outcome_for(self, error: Exception) -> PostOutcome:
         if isinstance(error, tweepy.HTTPException) and hasattr(error.response, "status_code"):
@@ -198,12 +217,16 @@ class XPoster:
         name = type(error).__name__
         if isinstance(error, RequestAbandoned):
             # Perhaps X has it already: the retry then meets "duplicate" (counted as posted).
-            return PostOutcome("retry", detail=f"X did not answer in time ({error}).")
+            return PostOutcome(Outcome.RETRY, detail=f"X did not answer in time ({error}).")
         if isinstance(error, requests.Timeout):
-            return PostOutcome("retry", detail=f"X did not answer in time ({name}).")
+            return PostOutcome(Outcome.RETRY, detail=f"X did not answer in time ({name}).")
         if isinstance(error, requests.RequestException):
-            return PostOutcome("retry", detail=f"Could not reach X ({name}: {str(error)[:200]}).")
-        return PostOutcome("retry", detail=f"Unexpected {name} while talking to X: {error}"[:300])
+            return PostOutcome(
+                Outcome.RETRY, detail=f"Could not reach X ({name}: {str(error)[:200]})."
+            )
+        return PostOutcome(
+            Outcome.RETRY, detail=f"Unexpected {name} while talking to X: {error}"[:300]
+        )
 
     def _redacted(self, outcome: PostOutcome) -> PostOutcome:
         # Belt and braces: no message we build holds a key, but an exception's text might.

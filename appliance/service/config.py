@@ -12,8 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance.core.post_text import OVER_LENGTH_CHOICES, SHORTEN
+from appliance.devices.leds import LAYOUTS
+from appliance.devices.pin_factories import PIN_FACTORIES
 from appliance.errors import ConfigError
-from appliance.speech.settings import MODELS
+from appliance.posting.x_keys import X_KEYS
+from appliance.speech.settings import ASSEMBLYAI_KEY, MODELS, AssemblyAISettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
 
@@ -26,25 +30,6 @@ class AudioSettings:
 
 
 @dataclass(frozen=True)
-class AssemblyAISettings:
-    """The speech link to AssemblyAI Universal-Streaming v3."""
-
-    url: str = "wss://streaming.assemblyai.com/v3/ws"
-    speech_model: str = "universal-streaming-english"
-    reconnect_max_seconds: float = 60.0
-    connect_timeout_seconds: float = 10.0
-    terminate_timeout_seconds: float = 5.0
-    session: str = "on_speech"  # "on_speech" (billed only while someone speaks) | "always"
-    idle_close_seconds: float = 20.0
-    opens_per_minute: int = 4
-    ping_interval_seconds: float = 5.0
-    ping_timeout_seconds: float = 20.0
-    backlog_seconds: float = 30.0
-    pre_roll_seconds: float = 1.0
-    rotate_after_seconds: float = 10500.0
-
-
-@dataclass(frozen=True)
 class XSettings:
     """Posting to X."""
 
@@ -52,7 +37,7 @@ class XSettings:
     dry_run: bool = False
     request_timeout_seconds: float = 10.0
     retry_max_seconds: float = 300.0
-    over_length: str = "shorten"  # a text over 280 (X's count): "shorten" or "refuse"
+    over_length: str = SHORTEN  # a text over 280 (X's count): OVER_LENGTH_CHOICES
 
 
 @dataclass(frozen=True)
@@ -61,7 +46,7 @@ class GpioSettings:
 
     pin_factory: str = ""
     button_pin: int = 17
-    layout: str = "separate"
+    layout: str = LAYOUTS[0]  # "separate"
     green_pin: int = 22
     amber_pin: int = 23
     red_pin: int = 24
@@ -133,9 +118,9 @@ class Settings:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "assemblyai.session": ("on_speech", "always"),
     "assemblyai.speech_model": tuple(MODELS),
-    "x.over_length": ("shorten", "refuse"),
-    "gpio.layout": ("separate", "rgb"),
-    "gpio.pin_factory": ("", "mock", "lgpio", "rpigpio", "pigpio", "native"),
+    "x.over_length": OVER_LENGTH_CHOICES,
+    "gpio.layout": LAYOUTS,
+    "gpio.pin_factory": ("", *PIN_FACTORIES),  # "": gpiozero's own choice
     "log.level": ("debug", "info", "warning", "error"),
 }
 _URL_SCHEMES: dict[str, tuple[str, ...]] = {
@@ -304,8 +289,7 @@ def _short(value: object) -> str:
 
 # ---- credentials ---------------------------------------------------------------
 
-ASSEMBLYAI_KEY = "assemblyai_api_key"
-X_KEYS = ("x_consumer_key", "x_consumer_secret", "x_access_token", "x_access_token_secret")
+# The key names: ASSEMBLYAI_KEY (speech/settings.py) and X_KEYS (posting/x_keys.py).
 
 
 @dataclass(frozen=True)

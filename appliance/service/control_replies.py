@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from appliance.core import machine as core
+from appliance import core
 from appliance.core.events import ButtonPressed, DiscardRequested, Event, Log, MuteChanged
 
 # Each command is the same event a button gesture or the mute switch would send,

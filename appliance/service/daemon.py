@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -18,30 +16,24 @@ from typing import Any
 import alsaaudio
 import websocket
 
-from appliance.core import machine as core
+from appliance import core
+from appliance.core import Pattern
 from appliance.core.events import (
-    ButtonPressed,
     DeletePost,
-    DiscardRequested,
     Log,
     MicrophoneState,
-    MuteChanged,
-    MuteToggled,
     QueuePost,
     SetMuted,
     StorageState,
     Tick,
 )
-from appliance.devices.leds import Pattern
 from appliance.devices.microphone import CaptureLoop
-from appliance.devices.panel import Panel, led_pins_for
-from appliance.errors import ConfigError, DaemonFailed, StorageError
-from appliance.posting.outbox import Outbox
+from appliance.errors import DaemonFailed
 from appliance.posting.poster import Poster
-from appliance.posting.x_client import PostOutcome, XCredentials, XPoster, make_client
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.service.control import ControlCall, ControlError, ControlServer
 from appliance.service.control_replies import event_for, outcome_reply, status_reply
+from appliance.service.daemon_parts import open_outbox, open_panel, sender
 from appliance.service.supervised import Supervised
 from appliance.service.systemd import Notifier
 from appliance.speech.link import SpeechLink
@@ -88,8 +80,8 @@ class Daemon:
             delete_window_seconds=settings.confirm.delete_window_seconds,
             over_length=settings.x.over_length,
         )
-        self.outbox = _open_outbox(settings)
-        send, delete, x_poster = _sender(settings, credentials)
+        self.outbox = open_outbox(settings)
+        send, delete, x_poster = sender(settings, credentials)
         self.poster = Poster(
             self.outbox,
             send,
@@ -113,7 +105,7 @@ class Daemon:
             self.events.put,
             pcm_factory=parts.pcm_factory or alsaaudio.PCM,
         )
-        self.panel = _open_panel(settings, parts.pin_factory, self.events.put)
+        self.panel = open_panel(settings, parts.pin_factory, self.events.put)
         # Fail-safe: muted from the first instant if asked to or the switch says so,
         # before the link thread could open a session.
         is_muted = settings.gpio.start_muted or bool(self.panel.mute_switch_is_on)
@@ -354,79 +346,3 @@ class Daemon:
         for index, worker in enumerate(self.workers):  # in the same order, once running
             latest[index] = max(latest[index], worker.last_progress_at)
         return all(now - at < STUCK_AFTER_SECONDS for at in latest)
-
-
-def _open_outbox(settings: Settings) -> Outbox:
-    """The outbox, known to be writable; ConfigError only for what a restart cannot fix."""
-    path = Path(settings.state.dir) / "outbox.sqlite3"
-    try:
-        outbox = Outbox(path)
-        outbox.check_writable()
-        return outbox
-    except OSError as error:
-        if error.errno in (errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP):
-            raise ConfigError(
-                settings.path, "state.dir", f"a directory: {error.strerror} ({path.parent})"
-            ) from None
-        raise StorageError(f"cannot write the outbox {path}: {error.strerror or error}") from None
-    except sqlite3.Error as error:
-        # Full, read-only or immutable: space or a fix helps, and systemd restarts us.
-        raise StorageError(f"cannot write the outbox {path}: {error}") from None
-
-
-def _open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], None]) -> Panel:
-    gpio = settings.gpio
-    pins = led_pins_for(gpio)
-    try:
-        return Panel(
-            pin_factory=pin_factory,
-            button_pin=gpio.button_pin,
-            layout=gpio.layout,
-            led_pins=pins,
-            active_high=gpio.active_high,
-            brightness=gpio.brightness,
-            hold_seconds=gpio.hold_seconds,
-            long_hold_seconds=gpio.long_hold_seconds,
-            on_press=lambda: emit(ButtonPressed("button")),
-            on_hold=lambda: emit(DiscardRequested("button")),
-            on_long_hold=lambda: emit(MuteToggled("button")),
-            mute_switch_pin=gpio.mute_switch_pin or None,
-            on_mute_switch=lambda is_on: emit(MuteChanged(is_on, "switch")),
-        )
-    except Exception as error:  # gpiozero raises many kinds when pins are unusable
-        raise ConfigError(
-            settings.path,
-            "gpio",
-            f"pins that work on this machine ({type(error).__name__}: {error})",
-        ) from None
-
-
-def _sender(
-    settings: Settings, credentials: Credentials
-) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], XPoster | None]:
-    """How to post and how to delete: through X (and its client), or only logged in dry-run mode."""
-    if settings.x.dry_run:
-        counter = iter(range(1, 1 << 62))
-
-        def dry_run(text: str) -> PostOutcome:
-            post_id = f"dry-run-{os.getpid()}-{next(counter)}"
-            log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
-            return PostOutcome(kind="posted", post_id=post_id)
-
-        def dry_run_delete(post_id: str) -> PostOutcome:
-            log.info("Dry run: would delete %s", post_id, extra={"APPLIANCE_EVENT": "dry_run"})
-            return PostOutcome(kind="posted", post_id=post_id)
-
-        return dry_run, dry_run_delete, None
-    client = make_client(
-        settings.x.api_url,
-        XCredentials(
-            credentials["x_consumer_key"],
-            credentials["x_consumer_secret"],
-            credentials["x_access_token"],
-            credentials["x_access_token_secret"],
-        ),
-        settings.x.request_timeout_seconds,
-    )
-    poster = XPoster(client)
-    return poster.post, poster.delete, poster

@@ -15,7 +15,6 @@ from typing import Any
 import websocket
 
 from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
-from appliance.service.config import AssemblyAISettings
 from appliance.speech.backlog import Backlog, Chunk
 from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
 from appliance.speech.gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
@@ -37,6 +36,7 @@ from appliance.speech.settings import (  # noqa: F401 - session_url is part of t
     MODELS,
     REPLAY_MAX_SECONDS,
     SAMPLE_RATE_HZ,
+    AssemblyAISettings,
     session_url,
 )
 from appliance.speech.token import KeyCheck, check_key

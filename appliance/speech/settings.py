@@ -1,11 +1,13 @@
-"""The speech link's constants and the v3 session URL (its settings: config.AssemblyAISettings)."""
+"""The speech link's settings (service/config.py reads them from the file), constants, URL."""
 
 from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
 
-SAMPLE_RATE_HZ = 16000
+from appliance.core.audio import SAMPLE_RATE_HZ
+
+ASSEMBLYAI_KEY = "assemblyai_api_key"  # its file in the credentials directory
 CHUNK_SECONDS = 0.05  # the microphone's period; the service wants 50-1000 ms a message
 # The socket timeout of one read or one send. A read that times out only lets the
 # receiver look around (silence brings no frames); a send that cannot go out for this
@@ -43,6 +45,25 @@ MODELS = {
         SpeechModel("u3-rt-pro", (), False, 0.45),
     )
 }
+
+
+@dataclass(frozen=True)
+class AssemblyAISettings:
+    """The speech link to AssemblyAI Universal-Streaming v3."""
+
+    url: str = "wss://streaming.assemblyai.com/v3/ws"
+    speech_model: str = "universal-streaming-english"
+    reconnect_max_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    terminate_timeout_seconds: float = 5.0
+    session: str = "on_speech"  # "on_speech" (billed only while someone speaks) | "always"
+    idle_close_seconds: float = 20.0
+    opens_per_minute: int = 4
+    ping_interval_seconds: float = 5.0
+    ping_timeout_seconds: float = 20.0
+    backlog_seconds: float = 30.0
+    pre_roll_seconds: float = 1.0
+    rotate_after_seconds: float = 10500.0
 
 
 def session_url(base_url: str, speech_model: str) -> str:

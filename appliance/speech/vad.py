@@ -6,7 +6,8 @@ from collections import deque
 
 import webrtcvad
 
-SAMPLE_RATE_HZ = 16000
+from appliance.core.audio import SAMPLE_RATE_HZ
+
 FRAME_BYTES = 320  # 10 ms of 16 kHz s16le: the smallest frame webrtcvad takes
 # A 50 ms chunk is speech when most of its 10 ms frames are (kept when catching up).
 SPEECH_FRAMES_PER_CHUNK = 3

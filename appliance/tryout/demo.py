@@ -10,6 +10,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from appliance.core.audio import CHANNELS, SAMPLE_BYTES, SAMPLE_RATE_HZ
 from appliance.devices.panel import led_pins_for
 from appliance.service.daemon import Parts
 from appliance.service.systemd import EscapeControls, Notifier
@@ -19,6 +20,8 @@ from appliance.tryout.sandbox import Sandbox
 SENTENCE_TIMEOUT_SECONDS = 30.0
 PAUSE_SECONDS = 1.5
 
+FORMAT = (SAMPLE_RATE_HZ, CHANNELS, SAMPLE_BYTES)  # the recording's, as wave reports it
+
 
 def recording() -> list[tuple[str, bytes]]:
     """The shipped recording: (what is said, 16 kHz mono S16_LE audio) per sentence."""
@@ -27,13 +30,13 @@ def recording() -> list[tuple[str, bytes]]:
     pieces = []
     for number, line in enumerate(lines, start=1):
         with resources.as_file(folder / f"{number:02d}.wav") as path, wave.open(str(path)) as w:
-            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == FORMAT
             pieces.append((line, w.readframes(w.getnframes())))
     return pieces
 
 
 def silence(seconds: float) -> bytes:
-    return bytes(2 * int(16000 * seconds))
+    return bytes(SAMPLE_BYTES * int(SAMPLE_RATE_HZ * seconds))
 
 
 def run_demo(

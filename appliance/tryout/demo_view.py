@@ -8,7 +8,8 @@ import threading
 import time
 from typing import Any, TextIO
 
-from appliance.devices.leds import Pattern, describe
+from appliance.core import Pattern
+from appliance.devices.leds import describe
 
 # The events a person at the desk notices; the rest stays in the journal.
 _SHOWN_EVENTS = {

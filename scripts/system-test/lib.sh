@@ -80,10 +80,10 @@ pip_local_dirs() {  # the local wheel directories the host's pip configuration n
 
 start_standins() {  # the stand-ins of AssemblyAI and X, and the microphone feeder
   printf '%s\n' "${SCRIPT_LINES[@]}" >"$WORK/script.txt"
-  "$HOST_PYTHON" -m appliance.cli.main standin speech --port "$SPEECH_PORT" \
+  "$HOST_PYTHON" -m appliance standin speech --port "$SPEECH_PORT" \
     --api-key "$(cat "$KEYS/assemblyai_api_key")" --script "$WORK/script.txt" >"$WORK/speech.log" 2>&1 &
   pids+=($!)
-  "$HOST_PYTHON" -m appliance.cli.main standin x --port "$X_PORT" --credentials-dir "$KEYS" \
+  "$HOST_PYTHON" -m appliance standin x --port "$X_PORT" --credentials-dir "$KEYS" \
     >"$WORK/x.log" 2>&1 &
   pids+=($!)
   mkdir -p "$WORK/spool"

@@ -9,7 +9,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.cli.selftest import run_selftest
-from appliance.devices.leds import Pattern
+from appliance.core import Pattern
 from appliance.service.config import settings_from_dict
 
 BUTTON = 17

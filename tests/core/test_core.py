@@ -3,6 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.core import CoreSettings, Pattern, State, led_pattern, status_line, step
 from appliance.core.events import (
     ButtonPressed,
     DiscardRequested,
@@ -16,8 +17,6 @@ from appliance.core.events import (
     SentenceFinished,
     Tick,
 )
-from appliance.core.machine import CoreSettings, State, led_pattern, status_line, step
-from appliance.devices.leds import Pattern
 
 SETTINGS = CoreSettings(candidate_window_seconds=60.0)
 

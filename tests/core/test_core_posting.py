@@ -2,6 +2,7 @@
 
 import pytest
 
+from appliance.core import CoreSettings, Pattern, State, led_pattern, status_line, step
 from appliance.core.events import (
     ButtonPressed,
     DeletePost,
@@ -13,8 +14,6 @@ from appliance.core.events import (
     SentenceFinished,
     Tick,
 )
-from appliance.core.machine import CoreSettings, State, led_pattern, status_line, step
-from appliance.devices.leds import Pattern
 from appliance.service.control_replies import outcome_reply
 
 GRACE = CoreSettings(grace_seconds=3.0, delete_window_seconds=300.0)

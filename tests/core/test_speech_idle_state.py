@@ -1,8 +1,8 @@
 """No session by design (on_speech, idle) reads as listening, not as a broken link."""
 
-from appliance.core import machine as core
+from appliance import core
+from appliance.core import Pattern
 from appliance.core.events import LinkCause, LinkDown, LinkIdle
-from appliance.devices.leds import Pattern
 
 
 def test_idle_without_a_session_is_listening():

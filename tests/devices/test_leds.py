@@ -6,6 +6,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from appliance.core import Pattern
 from appliance.devices.leds import (
     AMBER,
     DIM,
@@ -14,7 +15,6 @@ from appliance.devices.leds import (
     RGB_CHANNELS,
     SEPARATE_CHANNELS,
     Look,
-    Pattern,
     describe,
     level_at,
     looks_for,

@@ -8,7 +8,8 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from appliance.devices.leds import LAYOUTS, Pattern, level_at, looks_for
+from appliance.core import Pattern
+from appliance.devices.leds import LAYOUTS, level_at, looks_for
 from appliance.devices.panel import Panel, PanelError, make_pin_factory
 from appliance.errors import ApplianceError
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appliance.core import CoreSettings, State, step
 from appliance.core.events import ButtonPressed, DiscardRequested, QueuePost, SentenceFinished, Tick
-from appliance.core.machine import CoreSettings, State, step
 from appliance.posting.outbox import POSTED, Outbox
 from appliance.posting.poster import Poster
 from appliance.posting.x_client import PostOutcome

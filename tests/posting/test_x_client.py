@@ -188,7 +188,7 @@ def test_delete_removes_the_post(srv):
     poster = poster_for(srv)
     post_id = poster.post("regret").post_id
     outcome = poster.delete(post_id)
-    assert (outcome.kind, outcome.post_id) == ("posted", post_id)
+    assert (outcome.kind, outcome.post_id) == ("deleted", post_id)  # not "posted"
     assert srv.posts == []
     again = poster.delete(post_id)
     assert again.kind == "failed" and "no post" in again.detail

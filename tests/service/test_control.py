@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.cli import main as cli
-from appliance.core.machine import Candidate, CoreSettings, State
+from appliance.core import Candidate, CoreSettings, State
 from appliance.service.control import (
     MAX_REQUEST_BYTES,
     ControlError,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from appliance.core import machine as core
+from appliance import core
 from appliance.core.events import SentenceFinished
 from appliance.posting.outbox import Outbox
 from appliance.posting.poster import Poster

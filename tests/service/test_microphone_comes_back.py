@@ -6,7 +6,7 @@ import threading
 
 import alsaaudio
 
-from appliance.devices.leds import Pattern
+from appliance.core import Pattern
 from appliance.devices.microphone import PERIOD_BYTES, PERIOD_FRAMES
 from appliance.service.control import request
 from appliance.service.daemon import Parts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.core import CoreSettings, Pattern, State, led_pattern, status_line, step
 from appliance.core.events import (
     ButtonPressed,
     MuteChanged,
@@ -12,8 +13,6 @@ from appliance.core.events import (
     SentenceFinished,
     SetMuted,
 )
-from appliance.core.machine import CoreSettings, State, led_pattern, status_line, step
-from appliance.devices.leds import Pattern
 from appliance.service.control import request
 from appliance.tryout.sandbox import Sandbox
 from tests.conftest import wait_until

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from appliance.core import machine as core
+from appliance import core
+from appliance.core import Pattern
 from appliance.core.events import SentenceFinished
-from appliance.devices.leds import Pattern
 from appliance.service.daemon import Parts
 from appliance.service.systemd import Notifier
 from appliance.tryout.sandbox import Sandbox

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.devices.leds import Pattern
+from appliance.core import Pattern
 from appliance.posting.outbox import FILE_NAME, POSTED, Outbox
 from appliance.service.control import request
 from appliance.tryout.sandbox import Sandbox, write_config

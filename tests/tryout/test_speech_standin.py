@@ -482,7 +482,7 @@ def test_the_command_line_serves_a_script_and_stops_on_sigterm(tmp_path: Path):
     script = tmp_path / "script.txt"
     script.write_text("Hello from the file.\n\n", encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "appliance.tryout.standins.speech_server", "--port", "0"]
+        [sys.executable, "-m", "appliance.tryout.standins.speech_main", "--port", "0"]
         + ["--api-key", KEY, "--script", str(script)],
         stderr=subprocess.PIPE,
         text=True,

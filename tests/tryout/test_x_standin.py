@@ -15,7 +15,8 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
-from appliance.tryout.standins.x_server import XStandin, main, weighted_length
+from appliance.tryout.standins.x_main import main
+from appliance.tryout.standins.x_server import XStandin, weighted_length
 
 KEYS = {
     "consumer_key": "StandinConsumerKey0123456",
@@ -283,7 +284,7 @@ def write_keys(directory: Path) -> None:
 
 def test_cli_serves_logs_posts_without_secrets_and_stops_on_sigterm(tmp_path):
     write_keys(tmp_path)
-    command = [sys.executable, "-u", "-m", "appliance.tryout.standins.x_server"]
+    command = [sys.executable, "-u", "-m", "appliance.tryout.standins.x_main"]
     command += ["--port", "0", "--credentials-dir", str(tmp_path)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
 import queue
-import signal
 import socket
 import ssl
 import struct
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
-from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,11 +21,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from appliance.tryout.standins.speech_records import (
+    DripSocket,
+    LiveSession,
+    SessionRecord,
+    truncate_reason,
+)
 from appliance.tryout.standins.speech_session import (
     CLOSE_INVALID_MESSAGE,
     CLOSE_SERVER_ERROR,
     CLOSE_UNAUTHORIZED,
-    MAX_CLOSE_REASON_BYTES,
     REASON_UNAUTHORIZED,
     REFUSALS,
     TURN_STYLES,
@@ -52,56 +52,6 @@ TOKEN_PATH = "/v3/token"  # GET with the key: a temporary token (doctor's key ch
 CLOSE_ABNORMAL = 1006  # no close frame: what websockets reports for a cut connection
 # How often a session's thread looks up from recv() for faults, stop and expiry.
 POLL_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    """One websocket session as the stand-in saw it; billed time is closed_at - opened_at."""
-
-    id: str
-    opened_at: float
-    """Unix seconds when the upgrade completed."""
-    closed_at: float | None
-    """Unix seconds when the connection ended; None while it is open."""
-    audio_seconds: float
-    """Audio accepted, in seconds at 16 kHz."""
-    close_code: int | None
-    """The code of the close that ended it (ours or the client's); 1006 if cut; None if open."""
-    close_reason: str
-    turns_sent: int
-    """Turns finished (end_of_turn sent), not Turn messages."""
-    query: str = ""
-    """The connection's query string, as the client sent it."""
-
-
-@dataclass
-class _LiveSession:
-    """What another thread may ask of a session's thread, and what it last reported."""
-
-    record: SessionRecord
-    faults: queue.SimpleQueue[tuple[str, int, str]]
-
-
-def _truncate_reason(reason: str) -> str:
-    return reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
-
-
-class _DripSocket:
-    """A socket whose sendall() writes one byte at a time, slowly: a drip-fed answer."""
-
-    def __init__(self, sock: socket.socket, seconds_per_byte: float, stop: threading.Event):
-        self._sock = sock
-        self._seconds_per_byte = seconds_per_byte
-        self._stop = stop
-
-    def sendall(self, data: bytes) -> None:
-        for index in range(len(data)):
-            if self._stop.wait(self._seconds_per_byte):
-                raise OSError("stand-in stopping")
-            self._sock.sendall(data[index : index + 1])
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._sock, name)
 
 
 class SpeechStandin:
@@ -155,7 +105,7 @@ class SpeechStandin:
         self._serve_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._changed = threading.Condition()
-        self._sessions: list[_LiveSession] = []
+        self._sessions: list[LiveSession] = []
 
     # -- public API ---------------------------------------------------------------
 
@@ -289,7 +239,7 @@ class SpeechStandin:
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         now = time.monotonic()
         if now < self._drip_until:
-            connection.socket = _DripSocket(  # type: ignore[assignment]
+            connection.socket = DripSocket(  # type: ignore[assignment]
                 connection.socket, self._drip_seconds_per_byte, self._stopping
             )
         if urlsplit(request.path).path == TOKEN_PATH:
@@ -312,7 +262,7 @@ class SpeechStandin:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Outage (stand-in fault)\n")
         return None
 
-    def _update(self, live: _LiveSession, **changes: object) -> None:
+    def _update(self, live: LiveSession, **changes: object) -> None:
         with self._changed:
             live.record = dataclasses.replace(live.record, **changes)  # type: ignore[arg-type]
             self._changed.notify_all()
@@ -320,7 +270,7 @@ class SpeechStandin:
     def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None  # the handshake is done when the handler runs
         query = dict(parse_qsl(urlsplit(ws.request.path).query, keep_blank_values=True))
-        live = _LiveSession(
+        live = LiveSession(
             SessionRecord(
                 str(uuid.uuid4()),
                 time.time(),
@@ -380,7 +330,7 @@ class SpeechStandin:
             self._opens.append(now)
         return None
 
-    def _serve_session(self, ws: ServerConnection, live: _LiveSession, query: dict) -> None:
+    def _serve_session(self, ws: ServerConnection, live: LiveSession, query: dict) -> None:
         headers = ws.request.headers if ws.request else {}
         if not is_authorized(headers.get("Authorization"), query.get("token"), self._api_key):
             # The real service completes the upgrade, then sends Error 1008 and closes 1008
@@ -443,13 +393,13 @@ class SpeechStandin:
             if self._execute(ws, live, actions):
                 return
 
-    def _execute(self, ws: ServerConnection, live: _LiveSession, actions: Sequence[Action]) -> bool:
+    def _execute(self, ws: ServerConnection, live: LiveSession, actions: Sequence[Action]) -> bool:
         """Carry out the actions; True once the connection has been closed."""
         for action in actions:
             if self._reply_delay_seconds:
                 self._stopping.wait(self._reply_delay_seconds)
             if isinstance(action, Close):
-                reason = _truncate_reason(action.reason)
+                reason = truncate_reason(action.reason)
                 self._update(live, close_code=action.code, close_reason=reason)
                 log.info("session %s: closing %d %r", live.record.id, action.code, reason)
                 ws.close(action.code, reason)
@@ -478,7 +428,7 @@ class SpeechStandin:
         self._stopping.wait()
         ws.close_socket()
 
-    def _drop(self, ws: ServerConnection, live: _LiveSession, reason: str) -> None:
+    def _drop(self, ws: ServerConnection, live: LiveSession, reason: str) -> None:
         self._update(live, close_code=CLOSE_ABNORMAL, close_reason=reason)
         log.info("session %s: dropping the TCP connection", live.record.id)
         try:
@@ -490,83 +440,3 @@ class SpeechStandin:
 
 
 # -- command line -------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m appliance.tryout.standins.speech_server",
-        description="Run the local stand-in of AssemblyAI's v3 streaming API.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--api-key", default="test-key", help="the key clients must send")
-    parser.add_argument("--script", type=Path, help="text file, one sentence per line")
-    parser.add_argument("--session-max-seconds", type=float, default=10800.0)
-    parser.add_argument("--rate-tolerance-seconds", type=float, default=1.0)
-    parser.add_argument(
-        "--sessions-per-minute", type=int, default=5, help="new sessions allowed per minute"
-    )
-    parser.add_argument(
-        "--turn-style",
-        choices=TURN_STYLES,
-        help="how a turn ends (default: by model and format_turns)",
-    )
-    parser.add_argument("--end-silence-ms", type=int, default=700)
-    parser.add_argument("--speech-rms-threshold", type=float, default=500.0)
-    parser.add_argument("--log-level", default="INFO")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 on bad arguments."""
-    args = _parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            stream=sys.stderr, level=args.log_level.upper(), format="%(asctime)s %(message)s"
-        )
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        # Our own lines say the same as websockets' "connection open/closed", with more.
-        logging.getLogger(f"{__name__}.websockets").setLevel(logging.WARNING)
-    script: list[str] = []
-    if args.script is not None:
-        try:
-            script = args.script.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            print(f"--script {args.script}: cannot read it: {error}", file=sys.stderr)
-            return 2
-    standin = SpeechStandin(
-        script=script,
-        api_key=args.api_key,
-        host=args.host,
-        port=args.port,
-        session_max_seconds=args.session_max_seconds,
-        rate_tolerance_seconds=args.rate_tolerance_seconds,
-        end_silence_ms=args.end_silence_ms,
-        speech_rms_threshold=args.speech_rms_threshold,
-        sessions_per_minute=args.sessions_per_minute,
-        turn_style=args.turn_style,
-    )
-    stop_requested = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, lambda *_: stop_requested.set())
-    try:
-        try:
-            standin.start()
-        except OSError as error:
-            print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-            return 2
-        # A timeout keeps the wait responsive to signals on every platform.
-        while not stop_requested.wait(1.0):
-            pass
-        log.info("speech stand-in stopping")
-    finally:
-        standin.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

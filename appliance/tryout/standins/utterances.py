@@ -10,7 +10,8 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-SAMPLE_RATE_HZ = 16000
+from appliance.core.audio import SAMPLE_RATE_HZ
+
 FRAME_MS = 50
 FRAME_SAMPLES = SAMPLE_RATE_HZ * FRAME_MS // 1000
 # How fast partial transcripts grow: roughly one more word per this much speech.

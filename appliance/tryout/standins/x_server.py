@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import html
 import json
 import logging
 import math
-import signal
 import socket
-import sys
 import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
-from appliance.errors import ConfigError
 from appliance.tryout.standins.x_protocol import (  # noqa: F401 - re-exported
     _TWITTER_EPOCH_MS,
     CREDENTIAL_FILES,
@@ -406,64 +401,3 @@ class XStandin:
             "x-rate-limit-remaining": str(max(0, RATE_LIMIT_POSTS - len(times))),
             "x-rate-limit-reset": str(math.ceil(reset)),
         }
-
-
-# ---- command line ----------------------------------------------------------------
-
-
-def _read_credentials(directory: Path) -> list[str]:
-    values = []
-    for name in CREDENTIAL_FILES:
-        path = directory / name
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ConfigError(str(path), name, f"a readable file ({error.strerror})") from None
-        if not value:
-            raise ConfigError(str(path), name, "the key in this file; the file is empty")
-        values.append(value)
-    return values
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m appliance.tryout.standins.x_server",
-        description="Serve a local stand-in of X's API that accepts posts signed with your keys.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument(
-        "--credentials-dir",
-        type=Path,
-        default=Path("/etc/appliance/credentials"),
-        help="holds the files " + ", ".join(CREDENTIAL_FILES),
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
-    try:
-        key, secret, token, token_secret = _read_credentials(args.credentials_dir)
-    except ConfigError as error:
-        print(f"x_server: {error}", file=sys.stderr)
-        return 2
-    stop_requested = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop_requested.set())
-        for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        standin = XStandin(key, secret, token, token_secret, args.host, args.port)
-        with standin:
-            log.info("X stand-in listening on %s", standin.url)
-            stop_requested.wait()
-            log.info("stopping")
-    except OSError as error:
-        print(f"x_server: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 1
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

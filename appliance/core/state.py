@@ -1,0 +1,79 @@
+"""The core's state and the settings of its decisions: plain frozen values."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from appliance.core.events import LinkCause
+from appliance.core.pattern import Pattern
+from appliance.core.post_text import SHORTEN
+
+
+class LinkState(enum.StrEnum):
+    """Where the speech link stands, as the core sees it."""
+
+    CONNECTING = "connecting"  # never up yet
+    UP = "up"
+    DOWN = "down"
+    IDLE = "idle"  # no session by design (nobody speaking, or muted): not a fault
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A confirmed text in its grace period: queued at `post_at` unless cancelled first."""
+
+    text: str
+    confirmed_by: str
+    post_at: float  # monotonic seconds
+    has_link: bool = False  # X charges about 13 times more for a post with a link
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Timings of the decisions."""
+
+    candidate_window_seconds: float = 60.0  # a candidate older than this is never posted
+    posted_flash_seconds: float = 3.0  # how long the LEDs say "posted"
+    refused_flash_seconds: float = 1.0  # how long the LEDs say "nothing to confirm"
+    # A confirmed text waits this long (a second press or "cancel" stops it) before it is
+    # queued; 0 queues at once. The daemon passes [confirm] grace_seconds.
+    grace_seconds: float = 0.0
+    delete_window_seconds: float = 300.0  # "delete that" reaches back this far
+    over_length: str = SHORTEN  # "shorten" | "refuse" a text X would count as over 280
+    candidate_ending_seconds: float = 10.0  # the last seconds of the window pulse faster
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    heard_at: float  # monotonic seconds
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the appliance knows; changed only by `step`."""
+
+    link: LinkState = LinkState.CONNECTING
+    link_detail: str = ""
+    link_retry_at: float | None = None
+    link_cause: LinkCause | None = None  # why the link is down (kept while idle if user's)
+    session_id: str = ""
+    microphone_ok: bool | None = None  # None: not opened yet
+    microphone_detail: str = ""
+    candidate: Candidate | None = None
+    partial: str = ""
+    posts_in_flight: int = 0
+    x_problem: str = ""  # why posting is held up (retrying), "" when fine
+    x_rate_limited: bool = False
+    x_out_of_credits: bool = False  # no X credits: posts wait until credits are added
+    x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
+    last_post_id: str = ""
+    last_posted_at: float | None = None  # when last_post_id was posted (monotonic seconds)
+    pending: Pending | None = None  # confirmed, in its grace period, not yet in the outbox
+    last_queued_text: str = ""  # the same text confirmed twice in a row is posted once
+    flash: Pattern | None = None
+    flash_until: float = 0.0
+    is_muted: bool = False  # privacy: no speech session, nothing can be confirmed
+    storage_problem: str = ""  # why the outbox cannot be written, "" when it can
+    posts_held: int = 0  # confirmed posts waiting in memory for the outbox

@@ -1,0 +1,105 @@
+"""What the state looks like from outside: the LED pattern and the status sentence."""
+
+from __future__ import annotations
+
+import math
+
+from appliance.core.events import LinkCause
+from appliance.core.pattern import Pattern
+from appliance.core.state import CoreSettings, LinkState, State
+from appliance.core.x_links import LINK_POST_PRICE_USD
+
+# The grace light blinks faster in the last second before the post goes out.
+GRACE_ENDING_SECONDS = 1.0
+
+
+def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings()) -> Pattern:
+    """The one LED pattern that tells the truth about `state`."""
+    if state.flash is not None and now < state.flash_until:
+        return state.flash
+    if state.pending is not None:
+        if state.pending.post_at - now <= GRACE_ENDING_SECONDS:
+            return Pattern.GRACE_ENDING
+        return Pattern.GRACE
+    if state.is_muted:
+        return Pattern.MUTED  # privacy first: the mute light is never hidden by another
+    if state.storage_problem:
+        return Pattern.STORAGE_FULL  # confirmed posts exist only in memory: say so first
+    if state.x_needs_user or state.link_cause is LinkCause.KEY_REFUSED:
+        return Pattern.NOT_AUTHORISED
+    if state.link_cause is LinkCause.NO_BALANCE:
+        return Pattern.SPEECH_NO_BALANCE
+    if state.microphone_ok is False:
+        return Pattern.NO_MICROPHONE
+    if state.x_out_of_credits:  # also for posts kept from before a restart
+        return Pattern.OUT_OF_CREDITS
+    if state.posts_in_flight:
+        return Pattern.RATE_LIMITED if state.x_rate_limited else Pattern.POSTING
+    if state.candidate is not None:
+        left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
+        if left <= settings.candidate_ending_seconds:
+            return Pattern.CANDIDATE_ENDING
+        return Pattern.CANDIDATE
+    if state.link_cause is LinkCause.TOO_MANY_SESSIONS and state.link != LinkState.UP:
+        return Pattern.SPEECH_SESSION_LIMIT
+    if state.link == LinkState.CONNECTING:
+        return Pattern.CONNECTING
+    if state.link == LinkState.DOWN:
+        return Pattern.RECONNECTING
+    if state.partial:
+        return Pattern.HEARING
+    return Pattern.LISTENING
+
+
+def status_line(state: State, now: float, settings: CoreSettings = CoreSettings()) -> str:
+    """The sentence `systemctl status` shows: what the device does, or what is wrong."""
+    if state.pending is not None:
+        # Rounded up: a countdown reads 3, 2, 1 and never "0 s" before it posts.
+        countdown = max(1, math.ceil(state.pending.post_at - now))
+        cost = f" (a link: ${LINK_POST_PRICE_USD:.2f} on X)" if state.pending.has_link else ""
+        return (
+            f"Posting “{state.pending.text}”{cost} in {countdown} s — press the button or say "
+            "“cancel” to stop it"
+        )
+    if state.is_muted:
+        return "Muted: no audio leaves the device (long-hold the button or `appliance unmute`)"
+    if state.storage_problem:
+        return (
+            f"Storage full or read-only: {state.posts_held} confirmed post(s) held in memory "
+            f"until the outbox can be written ({state.storage_problem}); free space"
+        )
+    if state.x_needs_user:
+        return f"Cannot post: {state.x_needs_user}"
+    if state.link_cause is LinkCause.KEY_REFUSED:
+        return f"AssemblyAI refused the key: {state.link_detail}"
+    if state.link_cause is LinkCause.NO_BALANCE:
+        return f"AssemblyAI account out of balance: {state.link_detail}"
+    if state.microphone_ok is False:
+        return f"No microphone: {state.microphone_detail}"
+    if state.x_out_of_credits:
+        return (
+            "X account out of credits: posts are kept and go out by themselves once "
+            "credits are added in the X Developer Console"
+        )
+    if state.posts_in_flight:
+        if state.x_problem:
+            return f"Posting held up: {state.x_problem}"
+        return "Posting…"
+    if state.link not in (LinkState.UP, LinkState.IDLE):
+        verb = "Connecting" if state.link == LinkState.CONNECTING else "Reconnecting"
+        target = "to the speech service"
+        if state.link_cause is LinkCause.TOO_MANY_SESSIONS:
+            verb, target = "AssemblyAI session limit reached: trying again", "now"
+        if state.link_retry_at is not None and state.link_retry_at > now:
+            wait = state.link_retry_at - now
+            return f"{verb} in {wait:.0f} s: {state.link_detail}"
+        return f"{verb} {target}…"
+    if state.candidate is not None:
+        left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
+        return (
+            f"Heard “{state.candidate.text}” — press the button or say “tweet that” "
+            f"({max(0, left):.0f} s left)"
+        )
+    if state.flash is Pattern.POSTED and state.last_post_id:
+        return f"Posted {state.last_post_id}; listening"
+    return "Listening"
