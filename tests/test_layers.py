@@ -1,8 +1,9 @@
 """Imports go one way through the layers, and no modules import each other in a cycle.
 
-Layers, low to high: errors and x_length < core < speech | devices | posting (which never
-import each other) < service < tryout < cli. Every import counts, also one inside a
-function or under TYPE_CHECKING: a late import hides a cycle from Python, not from a reader.
+Layers, low to high: errors, clock, loops and x_length < core < speech | devices | posting
+(which never import each other) < service < tryout < cli. Every import counts, also one
+inside a function or under TYPE_CHECKING: a late import hides a cycle from Python, not from
+a reader.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
 LAYERS = {
     "appliance": 0,  # the package's __init__: the version only
     "appliance.errors": 0,
+    "appliance.loops": 0,  # the thread loops' waits
+    "appliance.clock": 0,
     "appliance.x_length": 0,
     "appliance.core": 1,
     "appliance.speech": 2,

@@ -98,6 +98,7 @@ class Panel:
         mute_switch_pin: int | None = None,
         on_mute_switch: Callable[[bool], None] | None = None,
         bounce_seconds: float | None = 0.02,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check(layout, led_pins, brightness, hold_seconds, long_hold_seconds)
         self._layout = layout
@@ -108,7 +109,8 @@ class Panel:
         self._on_mute_switch = on_mute_switch
         self.shown: Pattern | None = None
         self._looks = dict.fromkeys(led_pins, OFF)  # dark until the first show()
-        self._started_at = time.monotonic()
+        self._clock = clock  # monotonic seconds: LED timing and how long a press lasted
+        self._started_at = clock()
         self._lock = threading.Lock()  # guards the pattern and every LED write
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -183,7 +185,7 @@ class Panel:
                 return
             self.shown = pattern
             self._looks = looks_for(pattern, self._layout)
-            self._started_at = time.monotonic()
+            self._started_at = self._clock()
             # Written here, not left to the drawing thread, so no old light survives
             # this call even for an instant.
             self._write(0.0)
@@ -204,7 +206,7 @@ class Panel:
                 with self._lock:
                     if self._stopping.is_set():
                         return
-                    elapsed = time.monotonic() - self._started_at
+                    elapsed = self._clock() - self._started_at
                     self._write(elapsed)
                     waits = [seconds_until_change(look, elapsed) for look in self._looks.values()]
                 known = [wait for wait in waits if wait is not None]
@@ -229,12 +231,9 @@ class Panel:
 
     # ---- gestures: on gpiozero's threads -------------------------------------------
 
-    def _ticks(self) -> float:
-        return self._button.pin_factory.ticks()
-
     def _pressed(self) -> None:
         with self._gesture_lock:
-            self._pressed_at = self._ticks()
+            self._pressed_at = self._clock()
 
     def _long_held(self) -> None:
         with self._gesture_lock:
@@ -248,7 +247,7 @@ class Panel:
             pressed_at, self._pressed_at = self._pressed_at, None
             if pressed_at is None:
                 return  # the long hold was already reported
-            held_seconds = self._button.pin_factory.ticks_diff(self._ticks(), pressed_at)
+            held_seconds = self._clock() - pressed_at
         if held_seconds < self._hold_seconds:
             self._call(self._on_press)
         elif held_seconds < self._long_hold_seconds:

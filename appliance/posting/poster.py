@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from appliance.core.backoff import backoff_seconds
 from appliance.core.events import DeleteResult, PostResult, PostStatus
+from appliance.loops import Wakeup
 from appliance.posting.outbox import Entry, Outbox
 from appliance.posting.x_client import Outcome, PostOutcome
 
@@ -19,8 +20,6 @@ log = logging.getLogger(__name__)
 # When nothing is due, look again at least this often (an entry added by
 # `appliance outbox retry` from another process has no wake-up call).
 IDLE_POLL_SECONDS = 5.0
-# Waits are cut into slices this long so that a stop request is noticed promptly.
-STOP_CHECK_SECONDS = 0.25
 DELETE_ATTEMPTS = 5  # a "delete that" is retried this often on network errors and 5xx
 
 
@@ -57,29 +56,22 @@ class Poster:
         self._clock = clock
         self._retry_first_seconds = retry_first_seconds
         self._retry_max_seconds = retry_max_seconds
-        self._wake = threading.Event()
+        self._wakeup = Wakeup()
         self._deletes: collections.deque[_Delete] = collections.deque()
         self.last_progress_at = time.monotonic()
 
     def wake(self) -> None:
         """Something was added: look at the outbox now."""
-        self._wake.set()
+        self._wakeup.wake()
 
     def request_delete(self, post_id: str) -> None:
         """Delete `post_id` from X (on the poster thread; the caller never waits)."""
         self._deletes.append(_Delete(post_id))
-        self._wake.set()
+        self._wakeup.wake()
 
     def run(self, stop: threading.Event) -> None:
-        abort = self._abort
-        if abort is not None:
-
-            def abort_on_stop() -> None:
-                # This thread may be inside a request to X then; only another can end it.
-                stop.wait()
-                abort()
-
-            threading.Thread(target=abort_on_stop, name="poster-stop", daemon=True).start()
+        # On stop, a request to X under way is cut off (only another thread can end it).
+        self._wakeup.stop_with(stop, "poster", also=self._abort)
         self.recover()
         while not stop.is_set():
             self.last_progress_at = time.monotonic()
@@ -122,12 +114,7 @@ class Poster:
         if waiting is not None:
             due.append(waiting)
         timeout = IDLE_POLL_SECONDS if not due else min(due) - self._clock()
-        deadline = time.monotonic() + max(0.05, min(IDLE_POLL_SECONDS, timeout))
-        while not stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0 or self._wake.wait(min(STOP_CHECK_SECONDS, left)):
-                break
-        self._wake.clear()
+        self._wakeup.wait(max(0.05, min(IDLE_POLL_SECONDS, timeout)))
 
     def _send_entry(self, entry: Entry) -> None:
         outcome = self._send(entry.text)

@@ -7,7 +7,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import alsaaudio
 import websocket
 
 from appliance import core
+from appliance.clock import Clock
 from appliance.core import Pattern
 from appliance.core.events import (
     DeletePost,
@@ -63,7 +63,7 @@ class Parts:
     connect: Callable[..., Any] = websocket.create_connection
     pcm_factory: Callable[..., Any] | None = None
     notifier: Notifier = field(default_factory=Notifier)
-    clock: Callable[[], float] = time.monotonic
+    clock: Clock = field(default_factory=Clock)
     watchdog_interval_seconds: float | None = None
 
 
@@ -80,8 +80,9 @@ class Daemon:
             delete_window_seconds=settings.confirm.delete_window_seconds,
             over_length=settings.x.over_length,
         )
-        self.outbox = open_outbox(settings)
-        send, delete, x_poster = sender(settings, credentials)
+        clock = parts.clock
+        self.outbox = open_outbox(settings, clock.wall)
+        send, delete, x_poster = sender(settings, credentials, clock.wall)
         self.poster = Poster(
             self.outbox,
             send,
@@ -89,6 +90,7 @@ class Daemon:
             delete=delete,
             find_post=x_poster.find_post if x_poster else None,
             abort=x_poster.abort if x_poster else None,
+            clock=clock.wall,  # due times are kept in the outbox
             retry_max_seconds=settings.x.retry_max_seconds,
         )
         self.link = SpeechLink(
@@ -98,14 +100,16 @@ class Daemon:
             emit=self.events.put,
             connect=parts.connect,
             settings=settings.assemblyai,
+            clock=clock.monotonic,
         )
         self.microphone = CaptureLoop(
             settings.audio.device,
             self.link.send_audio,
             self.events.put,
             pcm_factory=parts.pcm_factory or alsaaudio.PCM,
+            clock=clock.monotonic,
         )
-        self.panel = open_panel(settings, parts.pin_factory, self.events.put)
+        self.panel = open_panel(settings, parts.pin_factory, self.events.put, clock.monotonic)
         # Fail-safe: muted from the first instant if asked to or the switch says so,
         # before the link thread could open a session.
         is_muted = settings.gpio.start_muted or bool(self.panel.mute_switch_is_on)
@@ -124,9 +128,9 @@ class Daemon:
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; DaemonFailed (after an orderly stop) if the main loop fails."""
         self.workers = [
-            Supervised("microphone", self.microphone.run, stop),
-            Supervised("speech-link", self.link.run, stop),
-            Supervised("poster", self.poster.run, stop),
+            Supervised("microphone", self.microphone.run, stop, clock=self.parts.clock.monotonic),
+            Supervised("speech-link", self.link.run, stop, clock=self.parts.clock.monotonic),
+            Supervised("poster", self.poster.run, stop, clock=self.parts.clock.monotonic),
         ]
         notifier = self.parts.notifier
         failure: Exception | None = None
@@ -174,7 +178,7 @@ class Daemon:
         self._loop(stop)
 
     def _loop(self, stop: threading.Event) -> None:
-        clock = self.parts.clock
+        clock = self.parts.clock.monotonic
         interval = self.parts.watchdog_interval_seconds
         next_ping = clock()
         while not stop.is_set():
@@ -205,7 +209,7 @@ class Daemon:
 
     def _check_control(self, stop: threading.Event) -> None:
         """Restart the control socket if its thread died (a bug must not end mute/status)."""
-        now = time.monotonic()
+        now = self.parts.clock.monotonic()
         if self._control is None or now - self._control_checked_at < CONTROL_CHECK_SECONDS:
             return
         self._control_checked_at = now
@@ -220,7 +224,10 @@ class Daemon:
 
     def _check_microphone(self) -> None:
         """Report a capture read that blocks: no audio at all is a fault, too."""
-        is_stalled = self.microphone.stalled_seconds(time.monotonic()) > MICROPHONE_SILENT_SECONDS
+        is_stalled = (
+            self.microphone.stalled_seconds(self.parts.clock.monotonic())
+            > MICROPHONE_SILENT_SECONDS
+        )
         if is_stalled == self._microphone_stalled:
             return
         self._microphone_stalled = is_stalled
@@ -248,7 +255,7 @@ class Daemon:
         return call.reply
 
     def _answer(self, call: ControlCall) -> None:
-        now = self.parts.clock()
+        now = self.parts.clock.monotonic()
         event = event_for(call.command)
         if event is None:
             try:
@@ -266,7 +273,7 @@ class Daemon:
         if isinstance(event, ControlCall):
             self._answer(event)
             return []
-        now = self.parts.clock()
+        now = self.parts.clock.monotonic()
         self.state, effects = core.step(self.state, event, now, self.core_settings)  # type: ignore[arg-type]
         for effect in effects:
             if isinstance(effect, DeletePost):
@@ -314,7 +321,7 @@ class Daemon:
             self.events.put(StorageState(True))
 
     def _store_failed(self, error: Exception, final: bool) -> None:
-        self._store_retry_at = self.parts.clock() + STORE_RETRY_SECONDS
+        self._store_retry_at = self.parts.clock.monotonic() + STORE_RETRY_SECONDS
         problem = str(error) or type(error).__name__
         if final:
             # Stopping with the disk still full: the journal is the last place left.
@@ -341,7 +348,7 @@ class Daemon:
 
     def _making_progress(self) -> bool:
         """True while the microphone, the speech link and the poster are alive or restarting."""
-        now = time.monotonic()
+        now = self.parts.clock.monotonic()
         latest = [part.last_progress_at for part in (self.microphone, self.link, self.poster)]
         for index, worker in enumerate(self.workers):  # in the same order, once running
             latest[index] = max(latest[index], worker.last_progress_at)

@@ -26,11 +26,11 @@ from appliance.service.config import Credentials, Settings
 log = logging.getLogger(__name__)
 
 
-def open_outbox(settings: Settings) -> Outbox:
+def open_outbox(settings: Settings, wall_clock: Callable[[], float]) -> Outbox:
     """The outbox, known to be writable; ConfigError only for what a restart cannot fix."""
     path = Path(settings.state.dir) / OUTBOX_FILE_NAME
     try:
-        outbox = Outbox(path)
+        outbox = Outbox(path, clock=wall_clock)
         outbox.check_writable()
         return outbox
     except OSError as error:
@@ -44,7 +44,12 @@ def open_outbox(settings: Settings) -> Outbox:
         raise StorageError(f"cannot write the outbox {path}: {error}") from None
 
 
-def open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], None]) -> Panel:
+def open_panel(
+    settings: Settings,
+    pin_factory: Any,
+    emit: Callable[[object], None],
+    clock: Callable[[], float],
+) -> Panel:
     gpio = settings.gpio
     pins = led_pins_for(gpio)
     try:
@@ -62,6 +67,7 @@ def open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], No
             on_long_hold=lambda: emit(MuteToggled("button")),
             mute_switch_pin=gpio.mute_switch_pin or None,
             on_mute_switch=lambda is_on: emit(MuteChanged(is_on, "switch")),
+            clock=clock,
         )
     except Exception as error:  # gpiozero raises many kinds when pins are unusable
         raise ConfigError(
@@ -72,7 +78,7 @@ def open_panel(settings: Settings, pin_factory: Any, emit: Callable[[object], No
 
 
 def sender(
-    settings: Settings, credentials: Credentials
+    settings: Settings, credentials: Credentials, wall_clock: Callable[[], float]
 ) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], XPoster | None]:
     """How to post and how to delete: through X (and its client), or only logged in dry-run mode."""
     if settings.x.dry_run:
@@ -93,5 +99,5 @@ def sender(
         XCredentials.from_files(credentials.values),
         settings.x.request_timeout_seconds,
     )
-    poster = XPoster(client)
+    poster = XPoster(client, clock=wall_clock)
     return poster.post, poster.delete, poster

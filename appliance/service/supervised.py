@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from appliance import loops
 from appliance.core.backoff import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,10 @@ class Supervised:
         return "it returned without being asked to stop"
 
     def _wait(self, seconds: float) -> None:
-        deadline = self._clock() + seconds
-        while not self._stop.is_set() and self._clock() < deadline:
-            self.last_progress_at = self._clock()
-            self._stop.wait(min(1.0, max(0.0, deadline - self._clock())))
+        loops.wait(self._stop, seconds, self._clock, beat=self._beat)
+
+    def _beat(self) -> None:
+        self.last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
 
 
 def _upper_half(low: float, high: float) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 import websocket
 
+from appliance import loops
 from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
 from appliance.speech.backlog import Backlog, Chunk
 from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
@@ -267,11 +268,10 @@ class SpeechLink:
         return False
 
     def _wait(self, stop: threading.Event, seconds: float) -> None:
-        # In slices, so the watchdog sees a live thread while it waits.
-        deadline = self._clock() + seconds
-        while not stop.is_set() and self._clock() < deadline:
-            self.last_progress_at = self._clock()
-            stop.wait(min(1.0, max(0.0, deadline - self._clock())))
+        loops.wait(stop, seconds, self._clock, beat=self._beat)
+
+    def _beat(self) -> None:
+        self.last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
 
     def _report_down(self, decision: Verdict, code: int | None) -> None:
         message = (
