@@ -374,12 +374,13 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         return "Posting…"
     if state.link not in ("up", "idle"):
         verb = "Connecting" if state.link == "connecting" else "Reconnecting"
+        target = "to the speech service"
         if state.link_cause is LinkCause.TOO_MANY_SESSIONS:
-            verb = "AssemblyAI session limit reached: trying again"
+            verb, target = "AssemblyAI session limit reached: trying again", "now"
         if state.link_retry_at is not None and state.link_retry_at > now:
             wait = state.link_retry_at - now
             return f"{verb} in {wait:.0f} s: {state.link_detail}"
-        return f"{verb} to the speech service…"
+        return f"{verb} {target}…"
     if state.candidate is not None:
         left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
         return (
