@@ -30,6 +30,7 @@ if [ "$(cat "$DIR/base.packages" 2>/dev/null)" != "$marker" ] || [ ! -x "$DIR/ba
     tail -20 "$DIR/debootstrap.log" >&2
     # A failed second stage can leave bind mounts behind in the half-made root.
     grep -o " $DIR/base.tmp/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    grep -q " $DIR/base.tmp" /proc/mounts || rm -rf "$DIR/base.tmp"
     exit 1
   fi
   rm -f "$DIR/base.tmp/var/cache/apt/archives/"*.deb
