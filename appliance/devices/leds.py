@@ -298,7 +298,7 @@ def expectation(pattern: Pattern, layout: str) -> str:
 
 
 def pattern_table_markdown() -> str:
-    """The README's LED table, generated from the patterns above so the two cannot differ."""
+    """The LED table of docs/leds.md, generated from the patterns above so the two cannot differ."""
     rows = [
         "| Pattern | Separate LEDs | RGB LED | Meaning |",
         "|---|---|---|---|",

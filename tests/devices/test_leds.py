@@ -219,3 +219,11 @@ def test_every_pattern_has_words_for_the_selftest(layout):
 
     words = {expectation(pattern, layout) for pattern in Pattern}
     assert len(words) == len(Pattern)  # each pattern is told apart in words too
+
+
+def test_the_documented_table_is_the_generated_one():
+    from pathlib import Path
+
+    root = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
+    page = (root / "docs" / "leds.md").read_text()
+    assert pattern_table_markdown() in page, "paste pattern_table_markdown() into docs/leds.md"
