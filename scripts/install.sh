@@ -156,6 +156,9 @@ for triple in "${OS_PREBUILT[@]}"; do
   esac
 done
 install -m 0644 "$SOURCE_DIR/README.md" "$PREFIX/README.md"
+# The README links the reference pages in docs/: keep them beside it on the device.
+install -d -m 0755 "$PREFIX/docs"
+install -m 0644 "$SOURCE_DIR"/docs/*.md "$SOURCE_DIR"/docs/*.svg "$PREFIX/docs/"
 ln -sfn "$VENV/bin/appliance" /usr/local/bin/appliance
 
 step "4. GPIO backend (gpiozero's lgpio pin factory)"
