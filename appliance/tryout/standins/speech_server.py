@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from appliance.tryout.standins.speech_faults import CLOSE_ABNORMAL, Faults
 from appliance.tryout.standins.speech_records import (
     DripSocket,
     LiveSession,
@@ -49,12 +50,11 @@ log = logging.getLogger(__name__)
 
 PATH = "/v3/ws"
 TOKEN_PATH = "/v3/token"  # GET with the key: a temporary token (doctor's key check)
-CLOSE_ABNORMAL = 1006  # no close frame: what websockets reports for a cut connection
 # How often a session's thread looks up from recv() for faults, stop and expiry.
 POLL_SECONDS = 0.05
 
 
-class SpeechStandin:
+class SpeechStandin(Faults):
     """The stand-in server: start() it, point a client at .url, stop() it."""
 
     def __init__(
@@ -72,6 +72,7 @@ class SpeechStandin:
         turn_style: str | None = None,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
+        super().__init__()
         if turn_style is not None and turn_style not in TURN_STYLES:
             raise ValueError(f"turn_style: one of {TURN_STYLES}, not {turn_style!r}")
         self._turn_style = turn_style
@@ -92,20 +93,11 @@ class SpeechStandin:
         # beyond the cap is undocumented; the stand-in refuses the handshake with 429.
         self._sessions_per_minute = sessions_per_minute
         self._opens: list[float] = []
-        self.refused_opens = 0
-        self._refuse_until = 0.0
-        self._refusal: str | None = None
-        self._refusals_left: int | None = None
-        self._drip_until = 0.0
-        self._drip_seconds_per_byte = 0.0
         self.token_requests = 0
-        self._reply_delay_seconds = 0.0
         self._server: Server | None = None
         self._url: str | None = None
         self._serve_thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._changed = threading.Condition()
-        self._sessions: list[LiveSession] = []
 
     # -- public API ---------------------------------------------------------------
 
@@ -158,46 +150,6 @@ class SpeechStandin:
         if closer.is_alive():
             log.warning("speech stand-in: sessions still closing after %.1f s", timeout_seconds)
 
-    def close_all(self, code: int = 3005, reason: str = "Session cancelled") -> None:
-        """Fault: every open session closes with this code (within ~50 ms); an error code
-        (not 1000/1001) with an Error message first, as the service does."""
-        self._fault(("close", code, reason))
-
-    def drop_all(self) -> None:
-        """Fault: cut every open TCP connection, without a close frame."""
-        self._fault(("drop", CLOSE_ABNORMAL, "Connection dropped by the stand-in"))
-
-    def stall_all(self) -> None:
-        """Fault: half-open. Stop reading and answering (pings too), keep TCP open."""
-        self._fault(("stall", 0, ""))
-
-    def inject(self, frame: str | bytes) -> None:
-        """Fault: send this raw frame (malformed, unknown type, oversized...) to every session."""
-        text = frame.decode("latin-1") if isinstance(frame, bytes) else frame
-        self._fault(("send", 0, text))
-
-    def refuse_for(self, seconds: float) -> None:
-        """Fault: an outage. Handshakes are answered 503 for this long."""
-        self._refuse_until = time.monotonic() + seconds
-
-    def refuse_sessions(self, kind: str | None, count: int | None = None) -> None:
-        """Fault: new connections are refused with Error 1008 and close 1008, for this
-        cause (a key of REFUSALS; None ends it), the next `count` times (None: all).
-        A refused key or balance also refuses the token request (401: a GUESS)."""
-        if kind is not None and kind not in REFUSALS:
-            raise ValueError(f"refuse_sessions: one of {sorted(REFUSALS)}, not {kind!r}")
-        self._refusal, self._refusals_left = kind, count
-
-    def drip_handshake(self, seconds_per_byte: float, for_seconds: float) -> None:
-        """Fault: for this long, every handshake answer (and token answer) is sent one
-        byte every `seconds_per_byte`: a slow server no per-read timeout notices."""
-        self._drip_seconds_per_byte = seconds_per_byte
-        self._drip_until = time.monotonic() + for_seconds
-
-    def set_reply_delay(self, seconds: float) -> None:
-        """Fault: slow answers. Every message a session sends waits this long first."""
-        self._reply_delay_seconds = seconds
-
     @property
     def sessions(self) -> list[SessionRecord]:
         """Every upgraded connection so far, refused ones (1008, 3006) included."""
@@ -229,12 +181,6 @@ class SpeechStandin:
         self.stop()
 
     # -- one connection -----------------------------------------------------------
-
-    def _fault(self, fault: tuple[str, int, str]) -> None:
-        with self._changed:
-            for live in self._sessions:
-                if live.record.closed_at is None:
-                    live.faults.put(fault)
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         now = time.monotonic()
