@@ -143,7 +143,11 @@ def check_pin_factory(name: str) -> Check:
         label = type(factory).__name__
         factory.close()
     except Exception as error:  # noqa: BLE001 - gpiozero's backends raise many kinds
-        fix = 'on a Pi: sudo apt install python3-lgpio; elsewhere: [gpio] pin_factory = "mock"'
+        fix = (
+            "on a Pi: sudo apt install python3-lgpio where the OS has it (Raspberry Pi OS), "
+            "else run scripts/install.sh again (it tries an lgpio wheel); "
+            'without GPIO: [gpio] pin_factory = "mock"'
+        )
         return Check("pin factory", "fail", f"{name or 'default'!r} does not load: {error}", fix)
     return Check("pin factory", "ok", f"{name or 'default'!r} loads ({label})")
 

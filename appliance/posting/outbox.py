@@ -116,7 +116,7 @@ class Outbox:
 
     def recover(self) -> int:
         """After a crash: entries caught in 'sending' go back to the queue. Returns how many."""
-        return self._write(
+        return self._update(
             "UPDATE outbox SET state=?, updated_at=?, reason='interrupted; retrying' WHERE state=?",
             (QUEUED, self._clock(), SENDING),
         )

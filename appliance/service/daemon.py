@@ -352,4 +352,7 @@ class Daemon:
         latest = [part.last_progress_at for part in (self.microphone, self.link, self.poster)]
         for index, worker in enumerate(self.workers):  # in the same order, once running
             latest[index] = max(latest[index], worker.last_progress_at)
-        return all(now - at < STUCK_AFTER_SECONDS for at in latest)
+        # The poster may rightly spend one X request's whole deadline without progress.
+        poster_stuck_after = max(STUCK_AFTER_SECONDS, self.settings.x.request_timeout_seconds + 5)
+        limits = (STUCK_AFTER_SECONDS, STUCK_AFTER_SECONDS, poster_stuck_after)
+        return all(now - at < limit for at, limit in zip(latest, limits, strict=True))

@@ -132,3 +132,12 @@ def test_outside_systemd_the_outbox_is_private_whatever_the_umask(tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old_umask)
+
+
+def test_recover_counts_only_the_entries_it_requeued(tmp_path):
+    # An UPDATE has no row id of its own: counting with the last insert's id said
+    # "2 post(s) were being sent" after a clean stop.
+    with Outbox(tmp_path / "o.db") as outbox:
+        outbox.add("one", "button")
+        outbox.add("two", "voice")
+        assert outbox.recover() == 0
