@@ -97,7 +97,7 @@ wait_for 30 "the container's init" container_init || { tail -20 "$WORK/console.l
 INIT=$(container_init)
 cexec() { nsenter -t "$INIT" -a env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 show() { cexec systemctl show -p "$1" --value appliance.service; }
-booted() { cexec systemctl is-system-running | grep -qxE "running|degraded"; }
+booted() { cexec systemctl is-system-running | grep -xE "running|degraded" >/dev/null; }
 if ! wait_for 90 "the container to boot" booted; then
   tail -20 "$WORK/console.log"; fail "the container did not boot"; exit 1
 fi
@@ -149,7 +149,9 @@ else
   fail "the unit is not active ($(show ActiveState)/$(show Result))"
   cexec journalctl -u appliance --no-pager -n 50 || true
 fi
-journal_has() { cexec journalctl -u appliance.service --no-pager -o cat "$@" | grep -q .; }
+# Readers of a pipe use grep without -q: -q stops reading at the first match, and with
+# pipefail the writer's broken pipe (journalctl, python) would fail the check.
+journal_has() { cexec journalctl -u appliance.service --no-pager -o cat "$@" | grep . >/dev/null; }
 journal_field() {  # journal_field EVENT FIELD: FIELD of each entry with APPLIANCE_EVENT=EVENT
   cexec journalctl -u appliance.service --no-pager -o json "APPLIANCE_EVENT=$1" \
     | "$HOST_PYTHON" -c 'import json, sys
@@ -169,7 +171,7 @@ has_confirm_command() { cexec appliance confirm --help; }
 confirm_step=pending
 if has_confirm_command >/dev/null 2>&1; then
   speak 3-confirm "$CONFIRM_SENTENCE"
-  heard() { cexec journalctl -u appliance.service --no-pager -o cat | grep -qF "$CONFIRM_SENTENCE"; }
+  heard() { cexec journalctl -u appliance.service --no-pager -o cat | grep -F "$CONFIRM_SENTENCE" >/dev/null; }
   wait_for 60 "the sentence to confirm" heard || true
   if cexec appliance confirm && wait_for 30 "the post" posted_on_x "$CONFIRM_SENTENCE"; then
     confirm_step=passed
@@ -184,13 +186,13 @@ fi
 
 # ---- 3. the journal fields ---------------------------------------------------------
 x_post_id=$(sed -n "s/.*post \([0-9]*\): 'The kettle.*/\1/p" "$WORK/x.log" | head -1)
-if [ -n "$x_post_id" ] && journal_field posted POST_ID | grep -qx "$x_post_id"; then
+if [ -n "$x_post_id" ] && journal_field posted POST_ID | grep -x "$x_post_id" >/dev/null; then
   pass "journalctl -u appliance APPLIANCE_EVENT=posted shows POST_ID=$x_post_id"
 else
   fail "no APPLIANCE_EVENT=posted entry with POST_ID=$x_post_id"
   journal_field posted POST_ID
 fi
-if journal_field session_opened SPEECH_SESSION_ID | grep -q .; then
+if journal_field session_opened SPEECH_SESSION_ID | grep . >/dev/null; then
   pass "session_opened entries carry SPEECH_SESSION_ID"
 else
   fail "no SPEECH_SESSION_ID on session_opened"
@@ -216,7 +218,7 @@ cexec /bin/sh -c "kill -STOP $frozen_pid"  # minbase has no /usr/bin/kill
 log "froze the daemon (pid $frozen_pid in the container); WatchdogSec=$WATCHDOG_SECONDS"
 restarted() { [ "$(show NRestarts)" -gt "$restarts_before" ] && is_active; }
 if wait_for 60 "the watchdog restart" restarted \
-  && cexec journalctl -u appliance.service --no-pager | grep -q "Failed with result 'watchdog'"; then
+  && cexec journalctl -u appliance.service --no-pager | grep "Failed with result 'watchdog'" >/dev/null; then
   pass "the frozen daemon was killed (Result=watchdog) and restarted (NRestarts=$(show NRestarts))"
 else
   fail "no watchdog restart (NRestarts=$(show NRestarts), $(show ActiveState))"
