@@ -4,11 +4,8 @@ never holds a huge frame in memory, and always stops promptly."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import struct
-import subprocess
-import sys
 import threading
 import tracemalloc
 
@@ -28,9 +25,8 @@ from appliance.core.events import (
 )
 from appliance.speech.frames import BoundedFrameBuffer, FrameTooLarge, StreamUnusable
 from appliance.speech.receiver import SessionReceiver
-from appliance.tryout.sandbox import Sandbox, write_config
-from tests.conftest import wait_until
-from tests.service.test_run_command import NotifySocket
+from appliance.tryout.sandbox import Sandbox
+from tests.service.service_process import running_service
 from tests.speech import test_speech_faults as faults
 from tests.speech.test_speech_faults import SENTENCES
 from tests.speech.test_speech_link import Feeder, Recorder, start_link
@@ -214,26 +210,17 @@ def test_sigterm_stops_the_daemon_promptly_while_the_server_drip_feeds(tmp_path,
     )
     box.start_standins()
     box.speech.drip_handshake(seconds_per_byte=0.5, for_seconds=600.0)
-    write_config(box.config_path, **box.sections())
-    notify = NotifySocket(tmp_path / "notify")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "appliance", "run", "--config", str(box.config_path)],
-        env={**os.environ, "NOTIFY_SOCKET": notify.path},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert wait_until(lambda: "READY=1" in notify.messages, 20), notify.messages
-        threading.Event().wait(2.0)  # well into the drip-fed answer
-        process.send_signal(signal.SIGTERM)
-        # systemd/appliance.service: TimeoutStopSec=15; the stop must be well inside it.
-        assert process.wait(STOP_WITHIN_SECONDS + 3.0) == 0
+        with running_service(box, tmp_path) as (process, notify):
+            threading.Event().wait(2.0)  # well into the drip-fed answer
+            process.send_signal(signal.SIGTERM)
+            # systemd/appliance.service: TimeoutStopSec=15; the stop must be well inside it.
+            assert process.wait(STOP_WITHIN_SECONDS + 3.0) == 0
+            messages = list(notify.messages)
     finally:
-        if process.poll() is None:
-            process.kill()
-        notify.close()
         box.stop()
-    assert any(m.startswith("STATUS=Connecting") for m in notify.messages), notify.messages
+    assert any(m.startswith("STATUS=Connecting") for m in messages), messages
+
 
 
 class _Bytes:
