@@ -13,7 +13,7 @@ from appliance.core.backoff import backoff_seconds
 from appliance.core.events import DeleteResult, PostResult, PostStatus
 from appliance.loops import Wakeup
 from appliance.posting.outbox import Entry, Outbox
-from appliance.posting.x_client import Outcome, PostOutcome
+from appliance.posting.outcome import Outcome, PostOutcome
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import enum
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -12,6 +11,7 @@ import requests
 import tweepy
 
 from appliance.core import x_links
+from appliance.posting.outcome import Outcome, PostOutcome
 from appliance.posting.x_keys import X_KEYS
 from appliance.posting.x_transport import RedirectingSession, RequestAbandoned
 
@@ -48,29 +48,6 @@ class XCredentials:
 
     def __repr__(self) -> str:
         return "XCredentials(<hidden>)"
-
-
-class Outcome(enum.StrEnum):
-    """What X did with one request."""
-
-    POSTED = "posted"
-    DELETED = "deleted"  # delete(): X confirmed the deletion
-    RETRY = "retry"  # worth trying again later
-    FAILED = "failed"  # retrying cannot help
-
-
-@dataclass(frozen=True)
-class PostOutcome:
-    """What became of one request to X, in the terms the daemon's retry logic needs."""
-
-    kind: Outcome
-    post_id: str = ""
-    detail: str = ""  # a sentence for the log and the panel; never holds a key
-    retry_after_seconds: float | None = None  # X's own reset for a 429; None: caller backs off
-    needs_user: bool = False  # bad keys or missing write permission: retrying cannot help
-    is_duplicate: bool = False  # X already has this exact text
-    is_rate_limited: bool = False  # 429: X limits how often we may post
-    is_out_of_credits: bool = False  # 402: the X account's pay-per-use credits are spent
 
 
 def make_client(api_url: str, credentials: XCredentials, timeout_seconds: float) -> tweepy.Client:

@@ -20,7 +20,8 @@ from appliance.devices.panel import Panel, led_pins_for
 from appliance.errors import ConfigError, StorageError
 from appliance.posting.outbox import FILE_NAME as OUTBOX_FILE_NAME
 from appliance.posting.outbox import Outbox
-from appliance.posting.x_client import Outcome, PostOutcome, XCredentials, XPoster, make_client
+from appliance.posting.outcome import Outcome, PostOutcome
+from appliance.posting.x_client import XCredentials, XPoster, make_client
 from appliance.service.config import Credentials, Settings
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from appliance.core import CoreSettings, State, step
 from appliance.core.events import ButtonPressed, DiscardRequested, QueuePost, SentenceFinished, Tick
 from appliance.posting.outbox import POSTED, Outbox
+from appliance.posting.outcome import PostOutcome
 from appliance.posting.poster import Poster
-from appliance.posting.x_client import PostOutcome
 
 CORE = CoreSettings(candidate_window_seconds=60.0, grace_seconds=3.0)
 

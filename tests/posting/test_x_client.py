@@ -17,8 +17,8 @@ import requests.adapters
 import tweepy
 
 from appliance.core.x_links import same_post_text
+from appliance.posting.outcome import PostOutcome
 from appliance.posting.x_client import (
-    PostOutcome,
     XCredentials,
     XPoster,
     make_client,

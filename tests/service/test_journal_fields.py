@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("systemd.journal")
 
 from appliance.posting.outbox import Outbox  # noqa: E402
+from appliance.posting.outcome import PostOutcome  # noqa: E402
 from appliance.posting.poster import Poster  # noqa: E402
-from appliance.posting.x_client import PostOutcome  # noqa: E402
 from appliance.service.systemd import RedactSecrets, configure_logging  # noqa: E402
 
 SECRET = "k3y-Th4t-Must-N0t-Leak-Anywhere"

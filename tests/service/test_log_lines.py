@@ -11,8 +11,8 @@ import pytest
 from appliance import core
 from appliance.core.events import SentenceFinished
 from appliance.posting.outbox import Outbox
+from appliance.posting.outcome import PostOutcome
 from appliance.posting.poster import Poster
-from appliance.posting.x_client import PostOutcome
 from appliance.service.systemd import RedactSecrets, configure_logging, escape_controls
 
 FORGED = "Nice day.\n12:00:00 info    [posted] Posted “fake” as 1"

@@ -93,8 +93,12 @@ def test_run_posts_after_tweet_that_and_stops_cleanly(box, speak, tmp_path):
     notify = NotifySocket(tmp_path / "notify")
     process = subprocess.Popen(
         [sys.executable, "-m", "appliance", "run", "--config", str(box.config_path)],
-        env={**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000",
-             "WATCHDOG_PID": ""},
+        env={
+            **os.environ,
+            "NOTIFY_SOCKET": notify.path,
+            "WATCHDOG_USEC": "2000000",
+            "WATCHDOG_PID": "",
+        },
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -134,8 +138,13 @@ def test_watchdog_is_not_fed_while_the_microphone_is_stuck(box):
             pass
 
         def info(self):
-            return {"rate": 16000, "channels": 1, "format": 2, "format_name": "S16_LE",
-                    "period_size": 800}
+            return {
+                "rate": 16000,
+                "channels": 1,
+                "format": 2,
+                "format_name": "S16_LE",
+                "period_size": 800,
+            }
 
         def read(self):
             stuck.wait(30)  # a driver that never returns

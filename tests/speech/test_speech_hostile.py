@@ -222,7 +222,6 @@ def test_sigterm_stops_the_daemon_promptly_while_the_server_drip_feeds(tmp_path,
     assert any(m.startswith("STATUS=Connecting") for m in messages), messages
 
 
-
 class _Bytes:
     """recv(n) over fixed bytes; then the connection is gone."""
 
