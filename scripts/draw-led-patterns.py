@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from appliance.core import Pattern
-from appliance.devices.leds import LAYOUTS, describe, expectation, level_at, looks_for
+from appliance.devices.leds import Layout, describe, expectation, level_at, looks_for
 
 SECONDS = 4.0  # long enough for two cycles of the slowest blink
 STEP_SECONDS = 0.02
@@ -73,7 +73,7 @@ def _strip(x: float, y: float, colour_at) -> list[str]:
 
 def _separate(x: float, y: float, pattern: Pattern) -> list[str]:
     out = []
-    for row, (name, look) in enumerate(looks_for(pattern, "separate").items()):
+    for row, (name, look) in enumerate(looks_for(pattern, Layout.SEPARATE).items()):
         levels = _samples(look)
         r, g, b = CHANNEL_RGB[name]
         out += _strip(
@@ -85,7 +85,7 @@ def _separate(x: float, y: float, pattern: Pattern) -> list[str]:
 
 
 def _rgb(x: float, y: float, pattern: Pattern) -> list[str]:
-    looks = looks_for(pattern, "rgb")
+    looks = looks_for(pattern, Layout.RGB)
     levels = {name: _samples(look) for name, look in looks.items()}
 
     def colour_at(i: int) -> tuple[int, int, int, float]:
@@ -104,9 +104,12 @@ def svg() -> str:
     strip_width = SECONDS * PIXELS_PER_SECOND
     row_height = 3 * STRIP_HEIGHT + 2 * GAP + ROW_PADDING + 12
     top = 50
-    width = LEFT + NAME_WIDTH + len(LAYOUTS) * (strip_width + LAYOUT_GAP)
+    width = LEFT + NAME_WIDTH + len(Layout) * (strip_width + LAYOUT_GAP)
     height = top + len(Pattern) * row_height + 10
-    columns = {"separate": LEFT + NAME_WIDTH, "rgb": LEFT + NAME_WIDTH + strip_width + LAYOUT_GAP}
+    columns = {
+        Layout.SEPARATE: LEFT + NAME_WIDTH,
+        Layout.RGB: LEFT + NAME_WIDTH + strip_width + LAYOUT_GAP,
+    }
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
         f'font-family="sans-serif" font-size="11">',
@@ -115,7 +118,7 @@ def svg() -> str:
         f"(first {SECONDS:g} s of each; generated from appliance/devices/leds.py)</text>",
     ]
     for layout, x in columns.items():
-        title = "Separate LEDs (green, amber, red)" if layout == "separate" else "One RGB LED"
+        title = "Separate LEDs (green, amber, red)" if layout is Layout.SEPARATE else "One RGB LED"
         out.append(f'<text x="{x}" y="40" font-weight="bold">{title}</text>')
     for index, pattern in enumerate(Pattern):
         y = top + index * row_height
@@ -125,8 +128,8 @@ def svg() -> str:
                 f'<text x="{LEFT}" y="{y + 25 + 11 * line_index}" font-size="9" fill="#555">'
                 f"{escape(line)}</text>"
             )
-        out += _separate(columns["separate"], y, pattern)
-        out += _rgb(columns["rgb"], y, pattern)
+        out += _separate(columns[Layout.SEPARATE], y, pattern)
+        out += _rgb(columns[Layout.RGB], y, pattern)
         for layout, x in columns.items():
             words = escape(expectation(pattern, layout))
             out.append(

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class Status(enum.Enum):
+    """How a check came out; the value is its mark in the report."""
+
+    OK = " ok "
+    FAIL = "FAIL"
+    SKIP = "skip"  # not checked (offline, or nothing to check with)
 
 
 @dataclass(frozen=True)
@@ -10,11 +19,10 @@ class Check:
     """One line of the report: what was checked, what was found, how to fix it."""
 
     name: str
-    status: str  # "ok" | "fail" | "skip"
+    status: Status
     detail: str
     fix: str = ""
 
     def line(self) -> str:
-        mark = {"ok": " ok ", "fail": "FAIL", "skip": "skip"}[self.status]
-        text = f"[{mark}] {self.name}: {self.detail}"
+        text = f"[{self.status.value}] {self.name}: {self.detail}"
         return text + (f" -> fix: {self.fix}" if self.fix else "")

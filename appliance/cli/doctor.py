@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cli import doctor_network, doctor_program
-from appliance.cli.checks import Check
+from appliance.cli.checks import Check, Status
 from appliance.errors import ConfigError
 from appliance.service.config import (
     Credentials,
@@ -35,8 +35,8 @@ def check_config(path: Path) -> tuple[Check, Settings | None]:
         settings = load_settings(path)
     except ConfigError as error:
         fix = f"edit {path} (the example with every key: config/appliance.toml)"
-        return Check("configuration", "fail", str(error), fix), None
-    return Check("configuration", "ok", f"{path} is valid"), settings
+        return Check("configuration", Status.FAIL, str(error), fix), None
+    return Check("configuration", Status.OK, f"{path} is valid"), settings
 
 
 def check_credentials(
@@ -75,9 +75,11 @@ def check_credentials(
     except OSError:
         pass
     if problems:
-        return Check("credentials", "fail", f"in {directory}: " + "; ".join(problems), fix), None
+        return Check(
+            "credentials", Status.FAIL, f"in {directory}: " + "; ".join(problems), fix
+        ), None
     detail = f"{len(values)} keys in {directory}, readable by root alone"
-    return Check("credentials", "ok", detail), Credentials(values, str(directory))
+    return Check("credentials", Status.OK, detail), Credentials(values, str(directory))
 
 
 def level_dbfs(pcm: bytes) -> tuple[float, float]:
@@ -115,18 +117,20 @@ def check_microphone(
     except MicrophoneError as error:
         if error.is_busy:
             detail = f"{device!r} is in use, probably by the running service"
-            return Check("microphone", "skip", detail, "sudo systemctl stop appliance, then retry")
-        return Check("microphone", "fail", str(error), "appliance devices; set [audio] device")
+            return Check(
+                "microphone", Status.SKIP, detail, "sudo systemctl stop appliance, then retry"
+            )
+        return Check("microphone", Status.FAIL, str(error), "appliance devices; set [audio] device")
     if not audio:
-        return Check("microphone", "fail", f"{device!r} opened but gave no audio", "replug it")
+        return Check("microphone", Status.FAIL, f"{device!r} opened but gave no audio", "replug it")
     rms, peak = level_dbfs(bytes(audio))
     heard = f"{meter(rms)} {rms:.0f} dBFS (peak {peak:.0f}) over {len(audio) / 32000:.1f} s"
     if peak == -math.inf:
         fix = "unmute capture and raise its volume: alsamixer (F4 for capture, F6 for the card)"
-        return Check("microphone", "fail", f"{device!r} hears only digital silence", fix)
+        return Check("microphone", Status.FAIL, f"{device!r} hears only digital silence", fix)
     if rms < QUIET_DBFS:
-        return Check("microphone", "ok", f"{device!r}: {heard}; very quiet, speak closer")
-    return Check("microphone", "ok", f"{device!r}: {heard}")
+        return Check("microphone", Status.OK, f"{device!r}: {heard}; very quiet, speak closer")
+    return Check("microphone", Status.OK, f"{device!r}: {heard}")
 
 
 def check_pin_factory(name: str) -> Check:
@@ -148,8 +152,10 @@ def check_pin_factory(name: str) -> Check:
             "else run scripts/install.sh again (it tries an lgpio wheel); "
             'without GPIO: [gpio] pin_factory = "mock"'
         )
-        return Check("pin factory", "fail", f"{name or 'default'!r} does not load: {error}", fix)
-    return Check("pin factory", "ok", f"{name or 'default'!r} loads ({label})")
+        return Check(
+            "pin factory", Status.FAIL, f"{name or 'default'!r} does not load: {error}", fix
+        )
+    return Check("pin factory", Status.OK, f"{name or 'default'!r} loads ({label})")
 
 
 def check_clock(now_seconds: float, server_dates: Mapping[str, float], is_offline: bool) -> Check:
@@ -157,13 +163,13 @@ def check_clock(now_seconds: float, server_dates: Mapping[str, float], is_offlin
     for host, server_seconds in server_dates.items():
         skew = now_seconds - server_seconds
         if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
-            return Check("clock", "fail", f"{skew:+.0f} s off from {host}'s clock", fix)
-        return Check("clock", "ok", f"within {abs(skew):.0f} s of {host}'s clock")
+            return Check("clock", Status.FAIL, f"{skew:+.0f} s off from {host}'s clock", fix)
+        return Check("clock", Status.OK, f"within {abs(skew):.0f} s of {host}'s clock")
     year = time.gmtime(now_seconds).tm_year
     if year < MIN_SANE_YEAR:
-        return Check("clock", "fail", f"the clock says {year}: not synchronised", fix)
+        return Check("clock", Status.FAIL, f"the clock says {year}: not synchronised", fix)
     source = "offline" if is_offline else "no server sent a Date"
-    return Check("clock", "ok", f"the year is {year} ({source}: not compared with a server)")
+    return Check("clock", Status.OK, f"the year is {year} ({source}: not compared with a server)")
 
 
 def run_doctor(
@@ -198,7 +204,7 @@ def run_doctor(
     report(check_pin_factory(settings.gpio.pin_factory))
     server_dates: dict[str, float] = {}
     if is_offline:
-        report(Check("network", "skip", "--offline"))
+        report(Check("network", Status.SKIP, "--offline"))
     else:
         for check, host, date_seconds in doctor_network.reach_services(settings):
             report(check)
@@ -208,6 +214,6 @@ def run_doctor(
     if not is_offline:
         for check in doctor_network.check_keys(settings, credentials):
             report(check)
-    failed = [check.name for check in checks if check.status == "fail"]
+    failed = [check.name for check in checks if check.status is Status.FAIL]
     out(f"{len(checks) - len(failed)} of {len(checks)} checks passed or skipped.")
     return 1 if failed else 0

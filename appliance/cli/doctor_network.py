@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from appliance.cli.checks import Check
+from appliance.cli.checks import Check, Status
 from appliance.core.events import LinkCause
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.speech.token import check_key, token_url
@@ -44,7 +44,7 @@ def reach(service: str, url: str) -> tuple[Check, str, float | None]:
         addresses = {str(info[4][0]) for info in infos}
     except OSError as error:
         fix = "check the network connection and /etc/resolv.conf (ping -c1 " + host + ")"
-        return Check(name, "fail", f"cannot resolve {host}: {error}", fix), host, None
+        return Check(name, Status.FAIL, f"cannot resolve {host}: {error}", fix), host, None
     connection: http.client.HTTPConnection
     if is_tls:
         context = ssl.create_default_context()
@@ -63,15 +63,15 @@ def reach(service: str, url: str) -> tuple[Check, str, float | None]:
     except ssl.SSLCertVerificationError as error:
         fix = "a wrong clock makes valid certificates look invalid: check `date`; else the network"
         detail = f"TLS to {host}:{port} failed: {error.verify_message}"
-        return Check(name, "fail", detail, fix), host, None
+        return Check(name, Status.FAIL, detail, fix), host, None
     except (OSError, http.client.HTTPException) as error:
         fix = f"check that {host}:{port} is reachable from here (firewall, proxy)"
         detail = f"{host}:{port} ({', '.join(sorted(addresses))}) unreachable: {error}"
-        return Check(name, "fail", detail, fix), host, None
+        return Check(name, Status.FAIL, detail, fix), host, None
     finally:
         connection.close()
     how = "TLS certificate valid" if is_tls else f"plain {parts.scheme}://, a local stand-in?"
-    return Check(name, "ok", f"{host}:{port} resolves and answers ({how})"), host, date_seconds
+    return Check(name, Status.OK, f"{host}:{port} resolves and answers ({how})"), host, date_seconds
 
 
 def reach_services(settings: Settings) -> Iterator[tuple[Check, str, float | None]]:
@@ -84,18 +84,20 @@ def check_assemblyai_key(settings: Settings, key: str) -> Check:
     name = "AssemblyAI key"
     answer = check_key(settings.assemblyai.url, key, total_seconds=TIMEOUT_SECONDS)
     if answer.outcome == "accepted":
-        return Check(name, "ok", answer.detail)
+        return Check(name, Status.OK, answer.detail)
     if answer.outcome == "no_endpoint":
         detail = "the stand-in has no token endpoint; the daemon's connection checks the key"
-        return Check(name, "skip", detail)
+        return Check(name, Status.SKIP, detail)
     if answer.outcome == "unreachable":
-        return Check(name, "fail", answer.detail, "check the network")
+        return Check(name, Status.FAIL, answer.detail, "check the network")
     if answer.cause is LinkCause.KEY_REFUSED:
-        return Check(name, "fail", f"AssemblyAI refused the key ({answer.http_status})", _KEY_FIX)
+        return Check(
+            name, Status.FAIL, f"AssemblyAI refused the key ({answer.http_status})", _KEY_FIX
+        )
     if answer.cause is LinkCause.NO_BALANCE:
         fix = "add funds on the AssemblyAI billing page; the key itself is fine"
-        return Check(name, "fail", answer.detail, fix)
-    return Check(name, "fail", answer.detail, "check [assemblyai] url, or try again later")
+        return Check(name, Status.FAIL, answer.detail, fix)
+    return Check(name, Status.FAIL, answer.detail, "check [assemblyai] url, or try again later")
 
 
 def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
@@ -111,26 +113,28 @@ def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
         response = client.get_me(user_auth=True)
     except tweepy.Unauthorized:
         detail = "X refused the keys (401); a wrong clock also causes this"
-        return Check(name, "fail", detail, _KEY_FIX)
+        return Check(name, Status.FAIL, detail, _KEY_FIX)
     except tweepy.HTTPException as error:
         status = getattr(error.response, "status_code", "?")
         if status == 402:  # pay-per-use: the keys were accepted, the credits are spent
             detail = f"{OUT_OF_CREDITS} (402): the keys work, but X refuses every request"
-            return Check(name, "fail", detail, _CREDITS_FIX)
-        return Check(name, "fail", f"X answered {status} to GET /2/users/me", _KEY_FIX)
+            return Check(name, Status.FAIL, detail, _CREDITS_FIX)
+        return Check(name, Status.FAIL, f"X answered {status} to GET /2/users/me", _KEY_FIX)
     except requests.RequestException as error:
-        return Check(name, "fail", f"no answer from {settings.x.api_url}: {type(error).__name__}")
+        return Check(
+            name, Status.FAIL, f"no answer from {settings.x.api_url}: {type(error).__name__}"
+        )
     username = getattr(getattr(response, "data", None), "username", "?")
-    return Check(name, "ok", f"accepted: posting as @{username}")
+    return Check(name, Status.OK, f"accepted: posting as @{username}")
 
 
 def check_keys(settings: Settings, credentials: Credentials | None) -> list[Check]:
     if credentials is None:
         reason = "the credentials check failed"
-        return [Check("AssemblyAI key", "skip", reason), Check("X keys", "skip", reason)]
+        return [Check("AssemblyAI key", Status.SKIP, reason), Check("X keys", Status.SKIP, reason)]
     checks = [check_assemblyai_key(settings, credentials[ASSEMBLYAI_KEY])]
     if settings.x.dry_run:
-        checks.append(Check("X keys", "skip", "[x] dry_run = true: X keys are not used"))
+        checks.append(Check("X keys", Status.SKIP, "[x] dry_run = true: X keys are not used"))
     else:
         checks.append(check_x_keys(settings, credentials))
     return checks

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.checks import Check
+from appliance.cli.checks import Check, Status
 from appliance.cli.exits import EX_CONFIG
 
 UNIT_NAME = "appliance.service"
@@ -81,7 +81,7 @@ def check_program(
     if source:
         argv = exec_start(unit_text)
         if not argv:
-            return Check(NAME, "fail", f"{source} has no ExecStart=", REINSTALL)
+            return Check(NAME, Status.FAIL, f"{source} has no ExecStart=", REINSTALL)
         what = f"the service's ExecStart ({source})"
     else:  # not installed as a service: check the program this doctor belongs to
         argv = [sys.executable, "-m", "appliance", "run"]
@@ -94,14 +94,14 @@ def check_program(
         result = run(command, timeout=timeout_seconds, **options)
     except subprocess.TimeoutExpired:
         detail = f"{what}: `{shown}` did not finish in {timeout_seconds:g} s"
-        return Check(NAME, "fail", detail, REINSTALL)
+        return Check(NAME, Status.FAIL, detail, REINSTALL)
     except OSError as error:
         detail = f"{what}: {argv[0]} cannot be run ({error.strerror or error})"
-        return Check(NAME, "fail", detail, REINSTALL)
+        return Check(NAME, Status.FAIL, detail, REINSTALL)
     if result.returncode == 0:
-        return Check(NAME, "ok", f"{what}: {last_line(result.stdout) or 'starts'}")
+        return Check(NAME, Status.OK, f"{what}: {last_line(result.stdout) or 'starts'}")
     why = last_line(result.stderr) or last_line(result.stdout) or "no message"
     detail = f"{what}: `{shown}` exits {result.returncode}: {why}"
     if result.returncode == EX_CONFIG:  # the configuration, which the check above names
-        return Check(NAME, "fail", detail, "fix the configuration (see above)")
-    return Check(NAME, "fail", detail, REINSTALL)
+        return Check(NAME, Status.FAIL, detail, "fix the configuration (see above)")
+    return Check(NAME, Status.FAIL, detail, REINSTALL)

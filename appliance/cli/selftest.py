@@ -53,7 +53,7 @@ def run_selftest(
         return 1
     with panel:
         pins = ", ".join(f"{name} GPIO{pin}" for name, pin in led_pins_for(gpio).items())
-        out(f"LED layout {gpio.layout!r} ({pins}); button GPIO{gpio.button_pin}.")
+        out(f"LED layout {gpio.layout.value!r} ({pins}); button GPIO{gpio.button_pin}.")
         patterns = list(Pattern)
         for number, pattern in enumerate(patterns, 1):
             look = expectation(pattern, gpio.layout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -10,8 +11,14 @@ from appliance import x_length
 from appliance.x_length import MAX_WEIGHTED_LENGTH
 
 ELLIPSIS = "…"
-SHORTEN, REFUSE = "shorten", "refuse"
-OVER_LENGTH_CHOICES = (SHORTEN, REFUSE)
+
+
+class OverLength(enum.StrEnum):
+    """What to do with a text X would count as over 280: [x] over_length's values."""
+
+    SHORTEN = "shorten"
+    REFUSE = "refuse"
+
 
 # Control characters (Cc) and invisible format characters (Cf) except the joiners that
 # emoji sequences need; spoken text has no use for either.
@@ -51,7 +58,7 @@ class Prepared:
     empty: bool = False  # refused because nothing visible is left, not for its length
 
 
-def prepare(text: str, over_length: str = SHORTEN) -> Prepared:
+def prepare(text: str, over_length: OverLength = OverLength.SHORTEN) -> Prepared:
     """Clean `text`; if X would refuse it as too long, shorten it or refuse it."""
     text = clean(text)
     if not text:
@@ -59,7 +66,7 @@ def prepare(text: str, over_length: str = SHORTEN) -> Prepared:
     weight = weighted_length(text)
     if weight <= MAX_WEIGHTED_LENGTH:
         return Prepared(text, weight)
-    if over_length == REFUSE:
+    if over_length is OverLength.REFUSE:
         return Prepared(
             "",
             weight,

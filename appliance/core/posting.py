@@ -10,7 +10,7 @@ from dataclasses import replace
 from appliance.core import x_links
 from appliance.core.events import DeletePost, DeleteResult, Effect, Log, QueuePost
 from appliance.core.pattern import Pattern
-from appliance.core.post_text import prepare
+from appliance.core.post_text import OverLength, prepare
 from appliance.core.state import CoreSettings, Pending, State
 
 
@@ -27,7 +27,7 @@ def start_post(
             return refused, [Log("refused", f"Not posting ({source}): {prepared.refused}.")]
         message = (
             f"Not posting “{text}”: {prepared.refused}. Say it shorter, or set "
-            '[x] over_length = "shorten".'
+            f'[x] over_length = "{OverLength.SHORTEN}".'
         )
         return refused, [Log("refused_length", message, "warning")]
     text = prepared.text

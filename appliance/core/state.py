@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from appliance.core.events import LinkCause
 from appliance.core.pattern import Pattern
-from appliance.core.post_text import SHORTEN
+from appliance.core.post_text import OverLength
 
 
 class LinkState(enum.StrEnum):
@@ -40,7 +40,7 @@ class CoreSettings:
     # queued; 0 queues at once. The daemon passes [confirm] grace_seconds.
     grace_seconds: float = 0.0
     delete_window_seconds: float = 300.0  # "delete that" reaches back this far
-    over_length: str = SHORTEN  # "shorten" | "refuse" a text X would count as over 280
+    over_length: OverLength = OverLength.SHORTEN  # for a text X would count as over 280
     candidate_ending_seconds: float = 10.0  # the last seconds of the window pulse faster
 
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, replace
 
 from appliance.core.pattern import Pattern
 
-LAYOUTS = ("separate", "rgb")
+
+class Layout(enum.StrEnum):
+    """How the status LEDs are wired: [gpio] layout's values."""
+
+    SEPARATE = "separate"  # a green, an amber and a red LED
+    RGB = "rgb"  # one RGB LED
+
+
 SEPARATE_CHANNELS = ("green", "amber", "red")
 RGB_CHANNELS = ("red", "green", "blue")
+CHANNELS = {Layout.SEPARATE: SEPARATE_CHANNELS, Layout.RGB: RGB_CHANNELS}
 
 # A lone LED's brightness is hard to judge, so "dim" and "bright" are only used where
 # the two alternate in front of the user (listening / hearing); elsewhere patterns
@@ -184,12 +193,12 @@ def rgb_look(pattern: Pattern) -> tuple[Colour, Look]:
     return _RGB[pattern]
 
 
-def looks_for(pattern: Pattern, layout: str) -> dict[str, Look]:
+def looks_for(pattern: Pattern, layout: Layout) -> dict[str, Look]:
     """The look of every LED channel (all present, dark ones `OFF`) for `pattern`."""
-    if layout == "separate":
+    if layout is Layout.SEPARATE:
         chosen = _SEPARATE[pattern]
         return {name: chosen.get(name, OFF) for name in SEPARATE_CHANNELS}
-    if layout == "rgb":
+    if layout is Layout.RGB:
         colour, look = _RGB[pattern]
         # One Look per channel with the same timing, so the channels stay in step.
         levels = {"red": colour.red, "green": colour.green, "blue": colour.blue}
@@ -197,7 +206,7 @@ def looks_for(pattern: Pattern, layout: str) -> dict[str, Look]:
             name: replace(look, brightness=look.brightness * level) if level > 0 else OFF
             for name, level in levels.items()
         }
-    raise ValueError(f"unknown LED layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    raise ValueError(f"unknown LED layout {layout!r}; expected one of {', '.join(Layout)}")
 
 
 def level_at(look: Look, elapsed_seconds: float) -> float:
@@ -289,9 +298,9 @@ def _separate_words(pattern: Pattern) -> str:
     return "; ".join(f"{name} {_look_words(look)}" for name, look in chosen.items())
 
 
-def expectation(pattern: Pattern, layout: str) -> str:
+def expectation(pattern: Pattern, layout: Layout) -> str:
     """What the user should see for `pattern` on `layout`, in words (for the self-test)."""
-    if layout == "rgb":
+    if layout is Layout.RGB:
         colour, look = _RGB[pattern]
         return f"{colour.name}, {_look_words(look)}"
     return _separate_words(pattern)

@@ -14,10 +14,9 @@ from gpiozero import PWMLED, Button, DigitalInputDevice
 
 from appliance.core import Pattern
 from appliance.devices.leds import (
-    LAYOUTS,
+    CHANNELS,
     OFF,
-    RGB_CHANNELS,
-    SEPARATE_CHANNELS,
+    Layout,
     level_at,
     looks_for,
     seconds_until_change,
@@ -34,7 +33,7 @@ JOIN_TIMEOUT_SECONDS = 2.0
 
 def led_pins_for(gpio: Any) -> dict[str, int]:
     """The LED pins of `gpio` (GpioSettings) for its layout, by channel name."""
-    if gpio.layout == "rgb":
+    if gpio.layout is Layout.RGB:
         return {"red": gpio.rgb_red_pin, "green": gpio.rgb_green_pin, "blue": gpio.rgb_blue_pin}
     return {"green": gpio.green_pin, "amber": gpio.amber_pin, "red": gpio.red_pin}
 
@@ -86,7 +85,7 @@ class Panel:
         *,
         pin_factory: Any,
         button_pin: int,
-        layout: str,
+        layout: Layout,
         led_pins: dict[str, int],
         active_high: bool = True,
         brightness: float = 1.0,
@@ -101,7 +100,7 @@ class Panel:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check(layout, led_pins, brightness, hold_seconds, long_hold_seconds)
-        self._layout = layout
+        self._layout = Layout(layout)  # a plain string that passed _check works too
         self._brightness = brightness
         self._hold_seconds = hold_seconds
         self._long_hold_seconds = long_hold_seconds
@@ -278,15 +277,15 @@ class Panel:
 
 
 def _check(
-    layout: str,
+    layout: Layout,
     led_pins: dict[str, int],
     brightness: float,
     hold_seconds: float,
     long_hold_seconds: float,
 ) -> None:
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown LED layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
-    channels = SEPARATE_CHANNELS if layout == "separate" else RGB_CHANNELS
+    if layout not in CHANNELS:
+        raise ValueError(f"unknown LED layout {layout!r}; expected one of {', '.join(Layout)}")
+    channels = CHANNELS[layout]
     if set(led_pins) != set(channels):
         raise ValueError(f"the {layout} layout needs led_pins for {', '.join(channels)}")
     if not 0.0 < brightness <= 1.0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import os
 import tomllib
@@ -12,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.core.post_text import OVER_LENGTH_CHOICES, SHORTEN
-from appliance.devices.leds import LAYOUTS
+from appliance.core.post_text import OverLength
+from appliance.devices.leds import Layout
 from appliance.devices.pin_factories import PIN_FACTORIES
 from appliance.errors import ConfigError
 from appliance.posting.x_keys import X_KEYS
@@ -37,7 +38,7 @@ class XSettings:
     dry_run: bool = False
     request_timeout_seconds: float = 10.0
     retry_max_seconds: float = 300.0
-    over_length: str = SHORTEN  # a text over 280 (X's count): OVER_LENGTH_CHOICES
+    over_length: OverLength = OverLength.SHORTEN  # for a text over 280 (X's count)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class GpioSettings:
 
     pin_factory: str = ""
     button_pin: int = 17
-    layout: str = LAYOUTS[0]  # "separate"
+    layout: Layout = Layout.SEPARATE
     green_pin: int = 22
     amber_pin: int = 23
     red_pin: int = 24
@@ -115,11 +116,10 @@ class Settings:
     path: str = "(defaults)"  # the file these came from, for messages
 
 
+# Choices that are not an enum; a field typed with an enum (session, over_length,
+# layout) takes its members' values.
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "assemblyai.session": ("on_speech", "always"),
     "assemblyai.speech_model": tuple(MODELS),
-    "x.over_length": OVER_LENGTH_CHOICES,
-    "gpio.layout": LAYOUTS,
     "gpio.pin_factory": ("", *PIN_FACTORIES),  # "": gpiozero's own choice
     "log.level": ("debug", "info", "warning", "error"),
 }
@@ -222,7 +222,22 @@ def _check_value(dotted: str, kind: type, value: object, where: str) -> object:
         return _check_number(dotted, kind, value, where)
     if not isinstance(value, str):
         raise ConfigError(where, dotted, f"a string in quotes, not {_short(value)}")
-    return _check_text(dotted, value, where)
+    text = _check_text(dotted, value, where)
+    if isinstance(kind, type) and issubclass(kind, enum.StrEnum):
+        return _choose(dotted, kind, text, where)
+    return text
+
+
+def _choose(dotted: str, kind: type[enum.StrEnum], value: str, where: str) -> enum.StrEnum:
+    try:
+        return kind(value)
+    except ValueError:
+        raise _not_one_of([member.value for member in kind], dotted, value, where) from None
+
+
+def _not_one_of(choices: list[str], dotted: str, value: str, where: str) -> ConfigError:
+    listed = ", ".join(repr(choice) for choice in choices)
+    return ConfigError(where, dotted, f"one of {listed}, not {_short(value)}")
 
 
 def _check_number(dotted: str, kind: type, value: object, where: str) -> int | float:
@@ -254,8 +269,7 @@ def _check_text(dotted: str, value: str, where: str) -> str:
     except UnicodeEncodeError:
         raise ConfigError(where, dotted, f"valid text, not {_short(value)}") from None
     if dotted in _CHOICES and value not in _CHOICES[dotted]:
-        choices = ", ".join(repr(c) for c in _CHOICES[dotted])
-        raise ConfigError(where, dotted, f"one of {choices}, not {value!r}")
+        raise _not_one_of(list(_CHOICES[dotted]), dotted, value, where)
     if dotted in _URL_SCHEMES:
         _check_url(dotted, value, where)
     if dotted in _PATHS and not value:

@@ -9,6 +9,13 @@ from dataclasses import dataclass, replace
 SECONDS_PER_MINUTE = 60.0
 
 
+class Session(enum.StrEnum):
+    """When a session is open: [assemblyai] session's values."""
+
+    ON_SPEECH = "on_speech"  # only while someone speaks: billed only then
+    ALWAYS = "always"  # all the time (muted excepted)
+
+
 class Decision(enum.Enum):
     OPEN = "open"  # no session, one is wanted
     CLOSE = "close"  # a session is open, none is wanted (idle or muted): Terminate it
@@ -20,7 +27,7 @@ class Decision(enum.Enum):
 class GateSettings:
     """How the gate decides; times in seconds."""
 
-    mode: str = "on_speech"  # "on_speech" | "always"
+    mode: Session = Session.ON_SPEECH
     idle_close_seconds: float = 20.0
     rotate_after_seconds: float = 10500.0  # 2 h 55 min: before the service's 3 h limit
     pause_seconds: float = 1.0  # silence that counts as a pause to rotate in
@@ -45,7 +52,7 @@ def is_wanted(state: GateState, now: float, settings: GateSettings) -> bool:
     """True while a session should be open."""
     if state.is_muted:
         return False
-    if settings.mode == "always":
+    if settings.mode is Session.ALWAYS:
         return True
     return (
         state.last_speech_at is not None

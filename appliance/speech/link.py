@@ -18,7 +18,15 @@ from appliance import loops
 from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
 from appliance.speech.backlog import Backlog, Chunk
 from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
-from appliance.speech.gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
+from appliance.speech.gate import (
+    Decision,
+    GateSettings,
+    GateState,
+    Session,
+    decide,
+    next_open_at,
+    on_voice,
+)
 from appliance.speech.receiver import SessionReceiver
 from appliance.speech.reconnect import (
     EXPIRED,
@@ -75,8 +83,8 @@ class SpeechLink:
         key_check: Callable[[threading.Event], KeyCheck] | None = None,
         **overrides: Any,
     ) -> None:
-        # Without settings (tests, tools) a session stays open: "always".
-        base = settings or AssemblyAISettings(session="always")
+        # Without settings (tests, tools) a session stays open.
+        base = settings or AssemblyAISettings(session=Session.ALWAYS)
         self.settings = dataclasses.replace(base, **overrides)
         self._url = session_url(url, speech_model)
         self._model = MODELS[speech_model]
@@ -104,7 +112,7 @@ class SpeechLink:
         self._cause_streak = 0
         # on_speech: a wrong key shows at boot (LED, STATUS=) rather than at the first
         # sentence. A temporary token proves the key without a billed session.
-        self._needs_key_check = self.settings.session == "on_speech"
+        self._needs_key_check = self.settings.session is Session.ON_SPEECH
         self._key_check = key_check or (
             lambda stop: check_key(
                 url, api_key, total_seconds=self.settings.connect_timeout_seconds, stop=stop
@@ -207,7 +215,7 @@ class SpeechLink:
             if cause is LinkCause.KEY_REFUSED:
                 # Retry with a free token request, not a billed session (on_speech). Not
                 # for a balance problem: a token may well be issued to an empty account.
-                self._needs_key_check = self.settings.session == "on_speech"
+                self._needs_key_check = self.settings.session is Session.ON_SPEECH
             detail = describe_close(outcome.close_code, outcome.reason)
             self._retry_later(stop, cause, detail, failures, outcome.close_code)
 

@@ -6,6 +6,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from appliance.core.audio import SAMPLE_RATE_HZ
+from appliance.speech.gate import Session
 
 ASSEMBLYAI_KEY = "assemblyai_api_key"  # its file in the credentials directory
 CHUNK_SECONDS = 0.05  # the microphone's period; the service wants 50-1000 ms a message
@@ -56,7 +57,7 @@ class AssemblyAISettings:
     reconnect_max_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0
     terminate_timeout_seconds: float = 5.0
-    session: str = "on_speech"  # "on_speech" (billed only while someone speaks) | "always"
+    session: Session = Session.ON_SPEECH
     idle_close_seconds: float = 20.0
     opens_per_minute: int = 4
     ping_interval_seconds: float = 5.0
@@ -64,6 +65,11 @@ class AssemblyAISettings:
     backlog_seconds: float = 30.0
     pre_roll_seconds: float = 1.0
     rotate_after_seconds: float = 10500.0
+
+    def __post_init__(self) -> None:
+        # Tests and tools may pass the file's spelling ("always"): hold the enum, and
+        # refuse a value that is none of its members.
+        object.__setattr__(self, "session", Session(self.session))
 
 
 def session_url(base_url: str, speech_model: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.cli.checks import Status
 from appliance.cli.doctor import (
     check_clock,
     check_credentials,
@@ -54,7 +55,7 @@ def settings_for(credentials_dir: Path, **tables):
 def test_credentials_with_safe_permissions_pass(keys):
     directory, _ = keys
     check, credentials = check_credentials(settings_for(directory), {})
-    assert check.status == "ok", check.line()
+    assert check.status is Status.OK, check.line()
     assert credentials is not None and credentials[ASSEMBLYAI_KEY]
 
 
@@ -62,7 +63,7 @@ def test_a_key_readable_by_others_fails_and_says_how_to_fix_it(keys):
     directory, values = keys
     (directory / "x_access_token").chmod(0o644)
     check, credentials = check_credentials(settings_for(directory), {})
-    assert check.status == "fail" and credentials is None
+    assert check.status is Status.FAIL and credentials is None
     assert "x_access_token is readable by others" in check.detail
     assert "chmod 600" in check.fix
     assert all(value not in check.line() for value in values.values())
@@ -72,29 +73,29 @@ def test_a_missing_key_fails_but_dry_run_needs_only_assemblyai(keys):
     directory, _ = keys
     (directory / "x_consumer_secret").unlink()
     check, _ = check_credentials(settings_for(directory), {})
-    assert check.status == "fail" and "x_consumer_secret is missing" in check.detail
+    assert check.status is Status.FAIL and "x_consumer_secret is missing" in check.detail
     assert "appliance setup" in check.fix
     dry_run = settings_for(directory, x={"dry_run": True})
-    assert check_credentials(dry_run, {})[0].status == "ok"
+    assert check_credentials(dry_run, {})[0].status is Status.OK
 
 
 def test_microphone_hears_speech_and_shows_the_level(tmp_path, monkeypatch, speak):
     device = microphone_device(tmp_path, monkeypatch, speak("Testing the microphone."))
     check = check_microphone(device)
-    assert check.status == "ok", check.line()
+    assert check.status is Status.OK, check.line()
     assert "dBFS" in check.detail and "#" in check.detail
 
 
 def test_microphone_that_hears_only_digital_silence_fails(tmp_path, monkeypatch):
     device = microphone_device(tmp_path, monkeypatch, silence(2.0))
     check = check_microphone(device)
-    assert check.status == "fail" and "silence" in check.detail
+    assert check.status is Status.FAIL and "silence" in check.detail
     assert "alsamixer" in check.fix
 
 
 def test_absent_microphone_fails_with_its_reason():
     check = check_microphone("plughw:CARD=Nope,DEV=0")
-    assert check.status == "fail"
+    assert check.status is Status.FAIL
     assert "appliance devices" in check.fix
 
 
@@ -108,21 +109,21 @@ def test_levels_and_meter():
 
 
 def test_pin_factory_mock_loads_and_an_unknown_one_fails():
-    assert check_pin_factory("mock").status == "ok"
+    assert check_pin_factory("mock").status is Status.OK
     failed = check_pin_factory("pigpio")  # needs a pigpio daemon; there is none here
-    assert failed.status == "fail" and "pin_factory" in failed.fix
+    assert failed.status is Status.FAIL and "pin_factory" in failed.fix
 
 
 def test_clock_is_compared_with_the_servers_date():
-    assert check_clock(NOW, {"api.x.com": NOW - 3}, False).status == "ok"
+    assert check_clock(NOW, {"api.x.com": NOW - 3}, False).status is Status.OK
     wrong = check_clock(NOW, {"api.x.com": NOW - 3600}, False)
-    assert wrong.status == "fail" and "+3600 s off" in wrong.detail
+    assert wrong.status is Status.FAIL and "+3600 s off" in wrong.detail
     assert "timedatectl" in wrong.fix
 
 
 def test_clock_without_a_server_checks_the_year():
-    assert check_clock(NOW, {}, True).status == "ok"
-    assert check_clock(86400.0, {}, True).status == "fail"  # 1970: no NTP yet
+    assert check_clock(NOW, {}, True).status is Status.OK
+    assert check_clock(86400.0, {}, True).status is Status.FAIL  # 1970: no NTP yet
 
 
 def test_token_url_is_on_the_configured_host():
@@ -211,5 +212,5 @@ def test_doctor_says_the_x_account_is_out_of_credits_not_that_the_keys_are_wrong
         x.spend_credits()
         settings = settings_for(directory, x={"api_url": x.url})
         check = check_x_keys(settings, Credentials(values, str(directory)))
-    assert check.status == "fail" and "X account out of credits" in check.detail
+    assert check.status is Status.FAIL and "X account out of credits" in check.detail
     assert "credits" in check.fix and "appliance setup" not in check.fix

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.cli.checks import Status
 from appliance.cli.doctor import run_doctor
 from appliance.cli.doctor_program import check_program, exec_start
 from appliance.tryout.sandbox import write_config
@@ -66,7 +67,7 @@ def test_a_service_whose_python_lacks_a_dependency_fails_with_the_exception(
 ):
     path = unit(tmp_path, f"{venv_without_dependencies} -m appliance run --config {config}")
     check = check_program(None, os.environ, path)
-    assert check.status == "fail", check.line()
+    assert check.status is Status.FAIL, check.line()
     assert "ModuleNotFoundError: No module named" in check.detail
     assert str(path) in check.detail and "sudo scripts/install.sh" in check.fix
 
@@ -75,7 +76,7 @@ def test_a_service_whose_python_lacks_a_dependency_fails_with_the_exception(
 def test_a_service_that_imports_passes(tmp_path, config):
     path = unit(tmp_path, f"{sys.executable} -m appliance run --config {config}")
     check = check_program(None, os.environ, path)
-    assert check.status == "ok", check.line()
+    assert check.status is Status.OK, check.line()
     assert "imports" in check.detail and str(config) in check.detail
 
 
@@ -85,19 +86,19 @@ def test_a_hanging_program_is_given_up_on(tmp_path):
     script.write_text("#!/bin/sh\nsleep 30\n")
     script.chmod(0o755)
     check = check_program(None, os.environ, unit(tmp_path, f"{script} run"), timeout_seconds=0.5)
-    assert check.status == "fail" and "did not finish in 0.5 s" in check.detail
+    assert check.status is Status.FAIL and "did not finish in 0.5 s" in check.detail
 
 
 def test_a_missing_program_fails(tmp_path):
     check = check_program(None, os.environ, unit(tmp_path, f"{tmp_path}/gone/appliance run"))
-    assert check.status == "fail" and "cannot be run" in check.detail
+    assert check.status is Status.FAIL and "cannot be run" in check.detail
     assert "install.sh" in check.fix
 
 
 @pytest.mark.timeout(120)
 def test_without_a_service_the_running_python_is_checked(tmp_path, config):
     check = check_program(str(config), os.environ, tmp_path / "not-installed.service")
-    assert check.status == "ok", check.line()
+    assert check.status is Status.OK, check.line()
     assert "no service installed" in check.detail
     assert sysconfig.get_python_version() in check.detail
 

@@ -10,6 +10,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.cli.selftest import run_selftest
 from appliance.core import Pattern
+from appliance.devices.leds import Layout
 from appliance.service.config import settings_from_dict
 
 BUTTON = 17
@@ -69,7 +70,7 @@ def selftest(factory, finger, layout="separate"):
     )
 
 
-@pytest.mark.parametrize("layout", ["separate", "rgb"])
+@pytest.mark.parametrize("layout", [layout.value for layout in Layout])
 def test_press_then_hold_passes_and_every_pattern_was_announced(factory, layout):
     finger = Finger(factory, [0.05, (HOLD_SECONDS + LONG_HOLD_SECONDS) / 2])
     assert selftest(factory, finger, layout) == 0, finger.lines

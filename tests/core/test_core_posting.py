@@ -14,6 +14,7 @@ from appliance.core.events import (
     SentenceFinished,
     Tick,
 )
+from appliance.core.post_text import OverLength
 from appliance.service.control_replies import outcome_reply
 
 GRACE = CoreSettings(grace_seconds=3.0, delete_window_seconds=300.0)
@@ -177,7 +178,7 @@ def test_an_over_long_text_is_shortened_before_it_is_queued():
 
 
 def test_an_over_long_text_is_refused_when_configured():
-    settings = CoreSettings(over_length="refuse")
+    settings = CoreSettings(over_length=OverLength.REFUSE)
     state, effects = run([(0, SentenceFinished("日本" * 100)), (1, ButtonPressed())], settings)
     assert posts(effects) == []
     assert led_pattern(state, 1) is Pattern.REFUSED

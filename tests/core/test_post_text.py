@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from appliance.core.post_text import (
     ELLIPSIS,
     MAX_WEIGHTED_LENGTH,
-    REFUSE,
+    OverLength,
     clean,
     prepare,
     shorten,
@@ -64,7 +64,7 @@ def test_cjk_is_shortened_by_weight_not_by_characters():
 
 
 def test_refuse_mode_posts_nothing_and_says_why():
-    prepared = prepare("日本" * 100, REFUSE)
+    prepared = prepare("日本" * 100, OverLength.REFUSE)
     assert prepared.text == "" and "400" in prepared.refused and "280" in prepared.refused
 
 

@@ -10,10 +10,10 @@ from appliance.core import Pattern
 from appliance.devices.leds import (
     AMBER,
     DIM,
-    LAYOUTS,
     OFF,
     RGB_CHANNELS,
     SEPARATE_CHANNELS,
+    Layout,
     Look,
     describe,
     level_at,
@@ -23,10 +23,10 @@ from appliance.devices.leds import (
     seconds_until_change,
 )
 
-CHANNELS = {"separate": SEPARATE_CHANNELS, "rgb": RGB_CHANNELS}
+CHANNELS = {Layout.SEPARATE: SEPARATE_CHANNELS, Layout.RGB: RGB_CHANNELS}
 EVERY_LOOK = [
     (pattern, layout, name, look)
-    for layout in LAYOUTS
+    for layout in Layout
     for pattern in Pattern
     for name, look in looks_for(pattern, layout).items()
 ]
@@ -38,7 +38,7 @@ def levels_over(looks: dict[str, Look], seconds: float = 6.0, step: float = 0.01
     return tuple(tuple(round(level_at(look, t), 3) for t in times) for look in looks.values())
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 @pytest.mark.parametrize("pattern", list(Pattern))
 def test_every_pattern_sets_every_channel_of_both_layouts(pattern, layout):
     looks = looks_for(pattern, layout)
@@ -49,7 +49,7 @@ def test_every_pattern_sets_every_channel_of_both_layouts(pattern, layout):
         assert 0.0 <= look.brightness <= 1.0
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 def test_no_two_patterns_look_the_same(layout):
     seen: dict[tuple, Pattern] = {}
     for pattern in Pattern:
@@ -60,7 +60,9 @@ def test_no_two_patterns_look_the_same(layout):
 
 def test_the_suggested_separate_patterns():
     def lit(pattern):
-        return {name: look for name, look in looks_for(pattern, "separate").items() if look != OFF}
+        return {
+            name: look for name, look in looks_for(pattern, Layout.SEPARATE).items() if look != OFF
+        }
 
     assert lit(Pattern.LISTENING) == {"green": Look("on", DIM)}
     assert lit(Pattern.HEARING)["green"].brightness > lit(Pattern.LISTENING)["green"].brightness
@@ -79,7 +81,7 @@ def test_the_suggested_separate_patterns():
 def test_rgb_patterns_use_one_colour_with_channels_in_step():
     colour, look = rgb_look(Pattern.CANDIDATE)
     assert colour == AMBER and look.kind == "pulse"
-    looks = looks_for(Pattern.CANDIDATE, "rgb")
+    looks = looks_for(Pattern.CANDIDATE, Layout.RGB)
     assert looks["red"].brightness == pytest.approx(AMBER.red * look.brightness)
     assert looks["green"].brightness == pytest.approx(AMBER.green * look.brightness)
     assert looks["blue"] == OFF
@@ -94,14 +96,14 @@ def test_rgb_colours_carry_the_meanings():
     assert rgb_look(Pattern.ERROR)[0].name == "red"
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 def test_muted_is_never_dark(layout):
     looks = looks_for(Pattern.MUTED, layout)
     assert min(max(column) for column in zip(*levels_over(looks), strict=True)) > 0
 
 
 @pytest.mark.parametrize("pattern", [Pattern.POSTED, Pattern.REFUSED])
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 def test_result_flashes_repeat_so_the_led_is_not_left_dark(pattern, layout):
     looks = looks_for(pattern, layout)
     signature = levels_over(looks, seconds=3.0)
@@ -213,7 +215,7 @@ def test_the_committed_picture_is_drawn_from_these_patterns():
     assert committed == drawn, "run scripts/draw-led-patterns.py and commit docs/"
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 def test_every_pattern_has_words_for_the_selftest(layout):
     from appliance.devices.leds import expectation
 

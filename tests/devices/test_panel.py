@@ -9,14 +9,14 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.core import Pattern
-from appliance.devices.leds import LAYOUTS, level_at, looks_for
+from appliance.devices.leds import Layout, level_at, looks_for
 from appliance.devices.panel import Panel, PanelError, make_pin_factory
 from appliance.errors import ApplianceError
 
 BUTTON, MUTE_SWITCH = 17, 27
 PINS = {
-    "separate": {"green": 22, "amber": 23, "red": 24},
-    "rgb": {"red": 5, "green": 6, "blue": 13},
+    Layout.SEPARATE: {"green": 22, "amber": 23, "red": 24},
+    Layout.RGB: {"red": 5, "green": 6, "blue": 13},
 }
 HOLD_SECONDS, LONG_HOLD_SECONDS = 0.2, 0.5
 TIMEOUT_SECONDS = 3.0
@@ -34,12 +34,12 @@ def open_panel(factory):
     """open_panel(**overrides) -> a Panel on the mock factory, closed after the test."""
     panels = []
 
-    def _open(layout="separate", **overrides):
+    def _open(layout=Layout.SEPARATE, **overrides):
         options = dict(
             pin_factory=factory,
             button_pin=BUTTON,
             layout=layout,
-            led_pins=PINS.get(layout, PINS["separate"]),
+            led_pins=PINS.get(layout, PINS[Layout.SEPARATE]),
             hold_seconds=HOLD_SECONDS,
             long_hold_seconds=LONG_HOLD_SECONDS,
         )
@@ -98,7 +98,7 @@ class Recorder:
 def test_leds_are_dark_until_the_first_pattern(factory, open_panel):
     panel = open_panel()
     assert panel.shown is None
-    assert all(state(factory, pin) == 0.0 for pin in PINS["separate"].values())
+    assert all(state(factory, pin) == 0.0 for pin in PINS[Layout.SEPARATE].values())
 
 
 def test_listening_lights_green_dimly_and_nothing_else(factory, open_panel):
@@ -122,13 +122,13 @@ def test_brightness_scales_every_level(factory, open_panel):
 
 
 def test_rgb_muted_is_dim_red(factory, open_panel):
-    open_panel("rgb", active_high=False).show(Pattern.MUTED)
+    open_panel(Layout.RGB, active_high=False).show(Pattern.MUTED)
     assert state(factory, 5) == pytest.approx(0.8)
     assert state(factory, 6) == 1.0 and state(factory, 13) == 1.0
 
 
 def test_rgb_candidate_pulses_amber(factory, open_panel):
-    open_panel("rgb").show(Pattern.CANDIDATE)
+    open_panel(Layout.RGB).show(Pattern.CANDIDATE)
     # The pulse peaks 1 s in: wait until it has passed the peak.
     assert wait_until(lambda: factory.pin(5).states[-1].state < max_state(factory, 5) - 0.1)
     assert max_state(factory, 5) == pytest.approx(1.0, abs=0.05)
@@ -141,7 +141,7 @@ def max_state(factory, pin) -> float:
 
 
 @pytest.mark.parametrize("active_high", [True, False])
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 def test_every_pattern_is_drawn_as_the_leds_module_says(factory, open_panel, layout, active_high):
     brightness = 0.7
     panel = open_panel(layout, active_high=active_high, brightness=brightness)
@@ -192,7 +192,7 @@ def test_a_steady_pattern_stops_the_blinking_for_good(factory, open_panel):
     assert all(len(factory.pin(pin).states) == 1 for pin in (22, 23, 24))
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", list(Layout))
 def test_no_light_from_the_previous_pattern_survives(factory, open_panel, layout):
     panel = open_panel(layout)
     for old in Pattern:
@@ -225,7 +225,10 @@ def test_close_darkens_stops_the_thread_and_frees_the_pins(factory, open_panel):
     assert not [t for t in threading.enumerate() if t.name == "panel-leds" and t.is_alive()]
     panel.show(Pattern.LISTENING)  # after close: ignored, not an error
     with Panel(
-        pin_factory=factory, button_pin=BUTTON, layout="separate", led_pins=PINS["separate"]
+        pin_factory=factory,
+        button_pin=BUTTON,
+        layout=Layout.SEPARATE,
+        led_pins=PINS[Layout.SEPARATE],
     ) as again:
         again.show(Pattern.HEARING)
         assert state(factory, 22) == 1.0

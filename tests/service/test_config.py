@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appliance.core.post_text import OverLength
+from appliance.devices.leds import Layout
 from appliance.errors import ConfigError
 from appliance.service.config import (
     Settings,
@@ -19,6 +21,7 @@ from appliance.service.config import (
     needed_credentials,
     settings_from_dict,
 )
+from appliance.speech.gate import Session
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "appliance.toml"
 
@@ -33,6 +36,38 @@ def test_example_config_loads_and_matches_every_setting():
         assert set(document[section.name]) == keys, f"[{section.name}] in the example"
         # The example documents the defaults: it equals a config with nothing set.
         assert getattr(settings, section.name) == getattr(Settings(), section.name)
+
+
+ENUM_CHOICES = [
+    ("assemblyai.session", Session),
+    ("x.over_length", OverLength),
+    ("gpio.layout", Layout),
+]
+
+
+@pytest.mark.parametrize(("dotted", "kind"), ENUM_CHOICES)
+def test_a_choice_is_read_as_its_enum_and_a_wrong_one_lists_every_member(dotted, kind):
+    section, key = dotted.split(".")
+    for member in kind:
+        settings = settings_from_dict({section: {key: member.value}})
+        assert getattr(getattr(settings, section), key) is member
+    with pytest.raises(ConfigError, match=dotted) as caught:
+        settings_from_dict({section: {key: "disco"}})
+    assert all(repr(member.value) in str(caught.value) for member in kind)
+
+
+@pytest.mark.parametrize(("dotted", "kind"), ENUM_CHOICES)
+def test_the_example_explains_every_member_of_a_choice(dotted, kind):
+    section, key = dotted.split(".")
+    lines = EXAMPLE.read_text().splitlines()
+    table = lines.index(f"[{section}]")
+    at = next(n for n in range(table, len(lines)) if lines[n].startswith(f"{key} = "))
+    comment = []
+    for line in reversed(lines[:at]):
+        if not line.startswith("#"):
+            break
+        comment.append(line)
+    assert all(f'"{member.value}"' in " ".join(comment) for member in kind), dotted
 
 
 def test_every_key_in_the_example_is_commented():

@@ -9,11 +9,21 @@ from hypothesis import strategies as st
 
 from appliance.core.events import LinkCause
 from appliance.speech.backlog import Backlog, chunks_to_keep
-from appliance.speech.gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
+from appliance.speech.gate import (
+    Decision,
+    GateSettings,
+    GateState,
+    Session,
+    decide,
+    next_open_at,
+    on_voice,
+)
 from appliance.speech.reconnect import classify, verdict
 
-ON_SPEECH = GateSettings(mode="on_speech", idle_close_seconds=20.0, rotate_after_seconds=100.0)
-ALWAYS = GateSettings(mode="always", rotate_after_seconds=100.0)
+ON_SPEECH = GateSettings(
+    mode=Session.ON_SPEECH, idle_close_seconds=20.0, rotate_after_seconds=100.0
+)
+ALWAYS = GateSettings(mode=Session.ALWAYS, rotate_after_seconds=100.0)
 
 
 def test_on_speech_opens_on_speech_and_closes_after_the_idle_time():
