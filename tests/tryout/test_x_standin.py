@@ -16,7 +16,8 @@ import requests
 from requests_oauthlib import OAuth1
 
 from appliance.tryout.standins.x_main import main
-from appliance.tryout.standins.x_server import XStandin, weighted_length
+from appliance.tryout.standins.x_protocol import weighted_length
+from appliance.tryout.standins.x_server import XStandin
 
 KEYS = {
     "consumer_key": "StandinConsumerKey0123456",
