@@ -287,7 +287,7 @@ def test_cli_serves_logs_posts_without_secrets_and_stops_on_sigterm(tmp_path):
     write_keys(tmp_path)
     command = [sys.executable, "-u", "-m", "appliance.tryout.standins.x_main"]
     command += ["--port", "0", "--credentials-dir", str(tmp_path)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr])

@@ -9,7 +9,7 @@ import websocket
 from websocket import ABNF
 
 from appliance.tryout.standins.speech_server import SpeechStandin
-from tests.tryout.test_speech_standin import KEY, QUERY, connect, errored, make_standin  # noqa: F401
+from tests.tryout.standins.test_speech_standin import KEY, QUERY, connect, errored, make_standin  # noqa: F401
 
 TIMEOUT_SECONDS = 5.0
 
