@@ -20,11 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from appliance.core.audio import SAMPLE_RATE_HZ  # noqa: E402
 from appliance.speech.backlog import Backlog  # noqa: E402
 from appliance.speech.gate import (  # noqa: E402
     Decision,
     GateSettings,
     GateState,
+    Session,
     decide,
     next_open_at,
     on_voice,
@@ -95,7 +97,7 @@ def _desk_hour(seed: int = 1) -> tuple[list[bytes], list[bool], list[int]]:
     return chunks, truth, starts
 
 
-def simulate(mode: str, chunks: list[bytes], truth: list[bool], starts: list[int]) -> dict:
+def simulate(mode: Session, chunks: list[bytes], truth: list[bool], starts: list[int]) -> dict:
     """Run the link's decisions over the hour on a simulated clock."""
     settings = GateSettings(mode=mode)
     detector, gate = SpeechDetector(), GateState()
@@ -155,13 +157,13 @@ def simulate(mode: str, chunks: list[bytes], truth: list[bool], starts: list[int
     }
 
 
-def first_partial_latency(mode: str, trials: int = 3) -> float:
+def first_partial_latency(mode: Session, trials: int = 3) -> float:
     """Median seconds from speech start (first loud sample fed) to the first partial."""
     from appliance.tryout.sandbox import Sandbox
 
     pcm = speech_pcm("Mondays are the worst.", CACHE)
     samples = array("h", pcm)
-    lead_seconds = next(i for i, s in enumerate(samples) if abs(s) > 500) / 16000
+    lead_seconds = next(i for i, s in enumerate(samples) if abs(s) > 500) / SAMPLE_RATE_HZ
     overrides = {"assemblyai": {"session": mode, "idle_close_seconds": 1.5}}
     latencies = []
     with Sandbox([], settings_overrides=overrides) as box:
@@ -169,7 +171,7 @@ def first_partial_latency(mode: str, trials: int = 3) -> float:
         daemon = box.daemon
         _wait(lambda: daemon.state.link in ("up", "idle"), 10)
         for _ in range(trials):
-            _wait(lambda: daemon.state.link == ("idle" if mode == "on_speech" else "up"), 15)
+            _wait(lambda: daemon.state.link == ("idle" if mode is Session.ON_SPEECH else "up"), 15)
             assert box.feeder is not None
             box.feeder.wait_until_played(5)
             started = time.monotonic()
@@ -192,7 +194,7 @@ def _wait(predicate, timeout_seconds: float) -> None:
 def rows(real_time: bool = True) -> list[tuple[str, str, str]]:
     chunks, truth, starts = _desk_hour()
     out: list[tuple[str, str, str]] = []
-    results = {mode: simulate(mode, chunks, truth, starts) for mode in ("on_speech", "always")}
+    results = {mode: simulate(mode, chunks, truth, starts) for mode in Session}
     for mode, r in results.items():
         cost_day = r["billed_seconds"] / 3600 * PRICE_PER_HOUR * 24
         out += [
@@ -216,8 +218,8 @@ def rows(real_time: bool = True) -> list[tuple[str, str, str]]:
         ]
     if real_time:
         on_demand, already_open = (
-            first_partial_latency("on_speech"),
-            first_partial_latency("always"),
+            first_partial_latency(Session.ON_SPEECH),
+            first_partial_latency(Session.ALWAYS),
         )
         out += [
             ("speech start -> first partial, session open", f"{already_open * 1000:.0f} ms", ""),

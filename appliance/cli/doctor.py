@@ -14,6 +14,7 @@ from typing import Any
 
 from appliance.cli import doctor_network, doctor_program
 from appliance.cli.checks import Check, Status
+from appliance.cli.exits import EX_FAIL, EX_OK
 from appliance.errors import ConfigError
 from appliance.service.config import (
     Credentials,
@@ -194,7 +195,7 @@ def run_doctor(
     report(config_check)
     if settings is None:
         out("Fix the configuration first; the other checks need it.")
-        return 1
+        return EX_FAIL
     # What the service will really run, in a process of its own: a dependency missing
     # from its venv fails here, not at the next boot (--offline included).
     report(doctor_program.check_program(config_arg, environ, unit_path or doctor_program.UNIT_PATH))
@@ -216,4 +217,4 @@ def run_doctor(
             report(check)
     failed = [check.name for check in checks if check.status is Status.FAIL]
     out(f"{len(checks) - len(failed)} of {len(checks)} checks passed or skipped.")
-    return 1 if failed else 0
+    return EX_FAIL if failed else EX_OK

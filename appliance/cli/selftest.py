@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from appliance.cli.exits import EX_FAIL, EX_OK
 from appliance.core import Pattern
 from appliance.devices.leds import describe, expectation
 from appliance.devices.panel import Panel, PanelError, led_pins_for, make_pin_factory
@@ -50,7 +51,7 @@ def run_selftest(
     except (PanelError, ValueError) as error:
         out(f"FAIL: {error}")
         out("Is the daemon running? It holds the pins: `systemctl stop appliance` first.")
-        return 1
+        return EX_FAIL
     with panel:
         pins = ", ".join(f"{name} GPIO{pin}" for name, pin in led_pins_for(gpio).items())
         out(f"LED layout {gpio.layout.value!r} ({pins}); button GPIO{gpio.button_pin}.")
@@ -61,7 +62,7 @@ def run_selftest(
             out(f"        ({describe(pattern)})")
             panel.show(pattern)
             if stop.wait(pattern_seconds):
-                return 1
+                return EX_FAIL
         passed = _gesture(
             panel,
             seen,
@@ -88,7 +89,7 @@ def run_selftest(
         panel.show(Pattern.POSTED if passed else Pattern.ERROR)
         out("PASS: LEDs shown, button works." if passed else "FAIL: see above.")
         stop.wait(min(pattern_seconds, 2.0))
-    return 0 if passed else 1
+    return EX_OK if passed else EX_FAIL
 
 
 class _Gestures:

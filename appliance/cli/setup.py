@@ -108,7 +108,7 @@ def run_setup(
     from_dir: str | None,
 ) -> int:
     """The `appliance setup` command: 0 when every needed key is in place, 1 otherwise."""
-    from appliance.cli.exits import EX_CONFIG
+    from appliance.cli.exits import EX_CONFIG, EX_FAIL, EX_OK
     from appliance.errors import ConfigError
     from appliance.service.config import config_path, load_settings
 
@@ -130,8 +130,8 @@ def run_setup(
         )
     except PermissionError as error:
         print(f"Cannot write {error.filename}: run it as root (sudo appliance setup).")
-        return 1
+        return EX_FAIL
     except (EOFError, KeyboardInterrupt):
         print("\nStopped; the keys entered before this one were written.")
-        return 1
-    return 1 if result.missing else 0
+        return EX_FAIL
+    return EX_FAIL if result.missing else EX_OK

@@ -43,6 +43,10 @@ class CoreSettings:
     over_length: OverLength = OverLength.SHORTEN  # for a text X would count as over 280
     candidate_ending_seconds: float = 10.0  # the last seconds of the window pulse faster
 
+    def __post_init__(self) -> None:
+        # The file's spelling ("refuse") becomes the enum; anything else is refused.
+        object.__setattr__(self, "over_length", OverLength(self.over_length))
+
 
 @dataclass(frozen=True)
 class Candidate:

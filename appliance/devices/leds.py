@@ -206,7 +206,11 @@ def looks_for(pattern: Pattern, layout: Layout) -> dict[str, Look]:
             name: replace(look, brightness=look.brightness * level) if level > 0 else OFF
             for name, level in levels.items()
         }
-    raise ValueError(f"unknown LED layout {layout!r}; expected one of {', '.join(Layout)}")
+    raise _unknown(layout)
+
+
+def _unknown(layout: object) -> ValueError:
+    return ValueError(f"unknown LED layout {layout!r}; expected one of {', '.join(Layout)}")
 
 
 def level_at(look: Look, elapsed_seconds: float) -> float:
@@ -303,7 +307,9 @@ def expectation(pattern: Pattern, layout: Layout) -> str:
     if layout is Layout.RGB:
         colour, look = _RGB[pattern]
         return f"{colour.name}, {_look_words(look)}"
-    return _separate_words(pattern)
+    if layout is Layout.SEPARATE:
+        return _separate_words(pattern)
+    raise _unknown(layout)
 
 
 def pattern_table_markdown() -> str:

@@ -32,6 +32,10 @@ class GateSettings:
     rotate_after_seconds: float = 10500.0  # 2 h 55 min: before the service's 3 h limit
     pause_seconds: float = 1.0  # silence that counts as a pause to rotate in
 
+    def __post_init__(self) -> None:
+        # The file's spelling ("always") becomes the enum; anything else is refused.
+        object.__setattr__(self, "mode", Session(self.mode))
+
 
 @dataclass(frozen=True)
 class GateState:

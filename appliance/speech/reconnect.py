@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from appliance.core.backoff import backoff_seconds
 from appliance.core.events import LinkCause
+from appliance.speech.settings import ASSEMBLYAI_KEY
 
 # A session up this long proves the link healthy: only then does backoff reset.
 HEALTHY_AFTER_SECONDS = 30.0
@@ -125,7 +126,7 @@ def verdict(
     if cause is LinkCause.KEY_REFUSED:
         slow = max(UNAUTHORISED_RETRY_SECONDS, cap_seconds)
         delay = uniform(*QUICK_RETRY_SECONDS) if streak <= 1 else slow
-        text = f"{detail}. Check the key in assemblyai_api_key"
+        text = f"{detail}. Check the key in {ASSEMBLYAI_KEY}"
         return Verdict(delay, text, cause, needs_user=True)
     if cause is LinkCause.NO_BALANCE:
         delay = max(UNAUTHORISED_RETRY_SECONDS, cap_seconds)

@@ -67,8 +67,7 @@ class AssemblyAISettings:
     rotate_after_seconds: float = 10500.0
 
     def __post_init__(self) -> None:
-        # Tests and tools may pass the file's spelling ("always"): hold the enum, and
-        # refuse a value that is none of its members.
+        # The file's spelling ("always") becomes the enum; anything else is refused.
         object.__setattr__(self, "session", Session(self.session))
 
 

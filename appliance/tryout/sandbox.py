@@ -78,12 +78,8 @@ class Sandbox:
             (self.credentials_dir / name).chmod(0o600)
         self.keys = keys
         self.speech = SpeechStandin(script=list(script), api_key=keys[ASSEMBLYAI_KEY])
-        self.x = XStandin(
-            consumer_key=keys["x_consumer_key"],
-            consumer_secret=keys["x_consumer_secret"],
-            access_token=keys["x_access_token"],
-            access_token_secret=keys["x_access_token_secret"],
-        )
+        consumer_key, consumer_secret, token, token_secret = (keys[name] for name in X_KEYS)
+        self.x = XStandin(consumer_key, consumer_secret, token, token_secret)
         self.fifo = self.dir / "microphone.fifo"
         self.feeder: RealtimeFeeder | None = None
         self.device = device

@@ -29,7 +29,9 @@ from appliance.tryout.standins.speech_records import (
     truncate_reason,
 )
 from appliance.tryout.standins.speech_session import (
+    CLOSE_GOING_AWAY,
     CLOSE_INVALID_MESSAGE,
+    CLOSE_NORMAL,
     CLOSE_SERVER_ERROR,
     CLOSE_UNAUTHORIZED,
     REASON_UNAUTHORIZED,
@@ -320,7 +322,7 @@ class SpeechStandin(Faults):
                 elif kind == "send":
                     ws.send(reason)
                     continue
-                elif code in (1000, 1001):
+                elif code in (CLOSE_NORMAL, CLOSE_GOING_AWAY):
                     self._execute(ws, live, [Close(code, reason)])
                 else:
                     self._execute(ws, live, error_close(code, reason))

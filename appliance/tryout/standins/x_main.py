@@ -10,13 +10,14 @@ import threading
 from pathlib import Path
 
 from appliance.errors import ConfigError
-from appliance.tryout.standins.x_protocol import CREDENTIAL_FILES, DEFAULT_PORT
+from appliance.posting.x_keys import X_KEYS
+from appliance.tryout.standins.x_protocol import DEFAULT_PORT
 from appliance.tryout.standins.x_server import XStandin, log
 
 
 def _read_credentials(directory: Path) -> list[str]:
     values = []
-    for name in CREDENTIAL_FILES:
+    for name in X_KEYS:
         path = directory / name
         try:
             value = path.read_text(encoding="utf-8").strip()
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "--credentials-dir",
         type=Path,
         default=Path("/etc/appliance/credentials"),
-        help="holds the files " + ", ".join(CREDENTIAL_FILES),
+        help="holds the files " + ", ".join(X_KEYS),
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
