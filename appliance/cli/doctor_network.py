@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from appliance.cli.checks import Check, Status
 from appliance.core.events import LinkCause
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
-from appliance.speech.token import check_key, token_url
+from appliance.speech.token import KeyOutcome, check_key, token_url
 
 __all__ = ["check_keys", "reach_services", "token_url"]
 
@@ -83,12 +83,12 @@ def check_assemblyai_key(settings: Settings, key: str) -> Check:
     """The daemon's own start-up check (a temporary token: no billed session)."""
     name = "AssemblyAI key"
     answer = check_key(settings.assemblyai.url, key, total_seconds=TIMEOUT_SECONDS)
-    if answer.outcome == "accepted":
+    if answer.outcome is KeyOutcome.ACCEPTED:
         return Check(name, Status.OK, answer.detail)
-    if answer.outcome == "no_endpoint":
+    if answer.outcome is KeyOutcome.NO_ENDPOINT:
         detail = "the stand-in has no token endpoint; the daemon's connection checks the key"
         return Check(name, Status.SKIP, detail)
-    if answer.outcome == "unreachable":
+    if answer.outcome is KeyOutcome.UNREACHABLE:
         return Check(name, Status.FAIL, answer.detail, "check the network")
     if answer.cause is LinkCause.KEY_REFUSED:
         return Check(

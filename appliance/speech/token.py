@@ -9,6 +9,7 @@ start-up check both use this, under one total deadline.
 
 from __future__ import annotations
 
+import enum
 import http.client
 import json
 import threading
@@ -36,11 +37,20 @@ def token_url(streaming_url: str, expires_in_seconds: int = 60) -> str:
     return f"{scheme}://{parts.netloc}/v3/token?expires_in_seconds={expires_in_seconds}"
 
 
+class KeyOutcome(enum.StrEnum):
+    """What a token request showed about the key."""
+
+    ACCEPTED = "accepted"  # a token was issued
+    REFUSED = "refused"  # with a cause: the key, the balance, or the server
+    NO_ENDPOINT = "no_endpoint"  # a local stand-in without the token endpoint
+    UNREACHABLE = "unreachable"  # no answer in time
+
+
 @dataclass(frozen=True)
 class KeyCheck:
     """What the token request showed: accepted, refused (with a cause), or no answer."""
 
-    outcome: str  # "accepted" | "refused" | "no_endpoint" | "unreachable"
+    outcome: KeyOutcome
     detail: str
     cause: LinkCause | None = None  # why not accepted (for the reconnect policy)
     http_status: int | None = None
@@ -63,23 +73,23 @@ def check_key(
             what="token request",
         )
     except Stopped:
-        return KeyCheck("unreachable", "stopping", LinkCause.DROPPED)
+        return KeyCheck(KeyOutcome.UNREACHABLE, "stopping", LinkCause.DROPPED)
     except (OSError, http.client.HTTPException, DeadlineExceeded) as error:
         detail = f"no answer from {url}: {error or type(error).__name__}"
-        return KeyCheck("unreachable", detail, LinkCause.DROPPED)
+        return KeyCheck(KeyOutcome.UNREACHABLE, detail, LinkCause.DROPPED)
     message = _error_text(body)
     if status == 200:
         if message is None and _has_token(body):
-            return KeyCheck("accepted", "accepted (a temporary token was issued)")
-        return KeyCheck("refused", f"{url} sent no token", LinkCause.SERVER_ERROR, status)
+            return KeyCheck(KeyOutcome.ACCEPTED, "accepted (a temporary token was issued)")
+        return KeyCheck(KeyOutcome.REFUSED, f"{url} sent no token", LinkCause.SERVER_ERROR, status)
     if status == 404 and url.startswith("http://"):
         # A local stand-in without the endpoint: a session will check the key instead.
-        return KeyCheck("no_endpoint", "the stand-in has no token endpoint", None, status)
+        return KeyCheck(KeyOutcome.NO_ENDPOINT, "the stand-in has no token endpoint", None, status)
     cause = classify(None, message or "", http_status=status)
     if not isinstance(cause, LinkCause):
         cause = LinkCause.SERVER_ERROR
     detail = f"AssemblyAI answered {status} to the token request: {message or 'no reason given'}"
-    return KeyCheck("refused", detail, cause, status)
+    return KeyCheck(KeyOutcome.REFUSED, detail, cause, status)
 
 
 def _get(url: str, key: str, timeout_seconds: float, cutter: SocketCutter) -> tuple[int, bytes]:

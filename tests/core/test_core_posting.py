@@ -177,6 +177,12 @@ def test_an_over_long_text_is_shortened_before_it_is_queued():
     assert logged(effects, "shortened")
 
 
+def test_the_core_holds_the_over_length_enum_and_refuses_other_spellings():
+    assert CoreSettings(over_length="refuse").over_length is OverLength.REFUSE
+    with pytest.raises(ValueError):
+        CoreSettings(over_length="truncate")
+
+
 def test_an_over_long_text_is_refused_when_configured():
     settings = CoreSettings(over_length=OverLength.REFUSE)
     state, effects = run([(0, SentenceFinished("日本" * 100)), (1, ButtonPressed())], settings)

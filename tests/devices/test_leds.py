@@ -16,6 +16,7 @@ from appliance.devices.leds import (
     Layout,
     Look,
     describe,
+    expectation,
     level_at,
     looks_for,
     pattern_table_markdown,
@@ -200,6 +201,8 @@ def test_pattern_table_has_a_row_per_pattern():
 def test_unknown_layout_is_refused():
     with pytest.raises(ValueError, match="separate, rgb"):
         looks_for(Pattern.LISTENING, "matrix")
+    with pytest.raises(ValueError, match="separate, rgb"):
+        expectation(Pattern.LISTENING, "rgb")  # the file's spelling, not the enum
 
 
 def test_the_committed_picture_is_drawn_from_these_patterns():
@@ -217,8 +220,6 @@ def test_the_committed_picture_is_drawn_from_these_patterns():
 
 @pytest.mark.parametrize("layout", list(Layout))
 def test_every_pattern_has_words_for_the_selftest(layout):
-    from appliance.devices.leds import expectation
-
     words = {expectation(pattern, layout) for pattern in Pattern}
     assert len(words) == len(Pattern)  # each pattern is told apart in words too
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from appliance.speech.gate import (
     on_voice,
 )
 from appliance.speech.reconnect import classify, verdict
+from appliance.speech.settings import AssemblyAISettings
 
 ON_SPEECH = GateSettings(
     mode=Session.ON_SPEECH, idle_close_seconds=20.0, rotate_after_seconds=100.0
@@ -122,3 +124,10 @@ def test_the_backlog_is_bounded_and_counts_lost_speech():
     assert len(backlog) == 1 and backlog.chunks_overflowed == 2
     assert backlog.take(0.1) == (bytes([4]), True)
     assert backlog.take(0.01) is None
+
+
+def test_the_gate_holds_the_session_enum_and_refuses_other_spellings():
+    assert GateSettings(mode="always").mode is Session.ALWAYS  # as the file spells it
+    assert AssemblyAISettings(session="on_speech").session is Session.ON_SPEECH
+    with pytest.raises(ValueError):
+        GateSettings(mode="sometimes")

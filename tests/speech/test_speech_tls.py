@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from appliance.core.events import LinkDown, LinkIdle, LinkUp, SentenceFinished
-from appliance.speech.token import check_key
+from appliance.speech.token import KeyOutcome, check_key
 from appliance.tryout.standins.speech_server import SpeechStandin
 from tests.speech.test_speech_link import KEY, Feeder, Recorder, start_link
 
@@ -56,9 +56,9 @@ def test_a_session_over_tls_delivers_sentences(tls_standin, speak):
 
 
 def test_the_key_check_over_https(tls_standin):
-    assert check_key(tls_standin.url, KEY, total_seconds=5).outcome == "accepted"
+    assert check_key(tls_standin.url, KEY, total_seconds=5).outcome is KeyOutcome.ACCEPTED
     refused = check_key(tls_standin.url, "wrong", total_seconds=5)
-    assert refused.outcome == "refused" and refused.http_status == 401
+    assert refused.outcome is KeyOutcome.REFUSED and refused.http_status == 401
     recorder = Recorder()
     link, stop, thread = start_link(tls_standin.url, recorder, session="on_speech")
     try:
