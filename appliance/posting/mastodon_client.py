@@ -72,15 +72,30 @@ class MastodonClient:
     # ---- the Client protocol -------------------------------------------------------
 
     def post(self, text: str, key: str) -> PostOutcome:
-        """POST /api/v1/statuses, `key` as its Idempotency-Key: a retry gets the same status."""
+        """POST /api/v1/statuses, `key` as its Idempotency-Key: a retry gets the same status.
+
+        Mastodon keeps a key for an hour only; a retry later than that (in this run: the
+        first try's time is kept in memory) first looks for the status among the
+        account's own, and counts it as posted if it is there. After a restart the
+        poster has to do the same with find_post, from the entry's first attempt.
+        """
         now = self._clock.wall()
         first = self._first_tries.setdefault(key, now)
         if now - first > IDEMPOTENCY_WINDOW_SECONDS - _IDEMPOTENCY_MARGIN_SECONDS:
-            # Mastodon may have forgotten the key: a status it made from it must be found.
-            found = self.find_post(text, first)
+            found = self._find(text, first)
+            if found is None:
+                detail = "Could not check Mastodon for an earlier attempt of this post."
+                return PostOutcome(Outcome.RETRY, detail=detail)
             if found:
+                self._first_tries.pop(key, None)
                 detail = f"Mastodon already has this post as {found} (an earlier attempt)."
                 return PostOutcome(Outcome.POSTED, post_id=found, detail=detail, is_duplicate=True)
+        outcome = self._post(text, key)
+        if outcome.kind != Outcome.RETRY:
+            self._first_tries.pop(key, None)
+        return outcome
+
+    def _post(self, text: str, key: str) -> PostOutcome:
         try:
             status = self._mastodon().status_post(text, idempotency_key=key)
         except Exception as error:  # the daemon must survive whatever happens here
@@ -88,7 +103,6 @@ class MastodonClient:
         post_id = str(_field(status, "id") or "")
         if not post_id:
             return PostOutcome(Outcome.RETRY, detail="Mastodon answered without a status id.")
-        self._first_tries.pop(key, None)
         return PostOutcome(
             Outcome.POSTED, post_id=post_id, detail=f"Posted to Mastodon as {post_id}."
         )
@@ -109,24 +123,28 @@ class MastodonClient:
 
     def find_post(self, text: str, since_unix_seconds: float) -> str:
         """The id of our own status with `text` made since then (newest first), or ""."""
+        return self._find(text, since_unix_seconds) or ""
+
+    def _find(self, text: str, since_unix_seconds: float) -> str | None:
+        """Like find_post, but None when Mastodon could not be asked."""
         try:
             api = self._mastodon()
             if not self._account_id:
                 self._account_id = str(_field(api.account_verify_credentials(), "id") or "")
             if not self._account_id:
-                return ""
+                return None
             statuses = api.account_statuses(
                 self._account_id, exclude_replies=True, exclude_reblogs=True, limit=FIND_POST_LIMIT
             )
         except Exception:  # noqa: BLE001 - a failed look-up only means the id stays unknown
-            return ""
+            return None
         since = since_unix_seconds - FIND_POST_SLACK_SECONDS
-        wanted = _words(text)
+        wanted = _comparable(text)
         for status in statuses or []:
             created = _unix_seconds(_field(status, "created_at"))
             if created is not None and created < since:
                 continue
-            if _words(plain_text(str(_field(status, "content") or ""))) == wanted:
+            if _comparable(plain_text(str(_field(status, "content") or ""))) == wanted:
                 return str(_field(status, "id") or "")
         return ""
 
@@ -301,8 +319,13 @@ def plain_text(content: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
+_REMOTE_MENTION = re.compile(r"(?<![=/\w])(@\w+(?:[.-]+\w+)*)@\w+(?:[.-]+\w+)*")
+
+
+def _comparable(text: str) -> list[str]:
+    # Mastodon shows a remote mention as "@user" (its domain is in the link only), and
+    # spaces and line breaks may differ: compare the words.
+    return _REMOTE_MENTION.sub(r"\1", text).split()
 
 
 def _field(value: Any, name: str) -> Any:

@@ -18,7 +18,7 @@ from appliance.posting.mastodon_client import (
     server_url,
 )
 from appliance.posting.outcome import Outcome, PostOutcome
-from appliance.tryout.standins.mastodon_server import MastodonStandin
+from appliance.tryout.standins.mastodon_server import STANDIN_ACCOUNT_ID, MastodonStandin
 from tests.conftest import wait_until
 from tests.posting.test_x_client import call_within
 
@@ -119,6 +119,27 @@ def test_a_late_retry_posts_when_no_earlier_status_is_found(srv):
     outcome = client.post("never arrived", KEY)
     assert (outcome.kind, outcome.is_duplicate) == ("posted", False)
     assert [status.text for status in srv.posts] == ["never arrived"]
+
+
+def test_a_late_retry_waits_when_it_cannot_look_for_an_earlier_status(srv, monkeypatch):
+    import time
+
+    from mastodon.errors import MastodonNetworkError
+
+    wall = SteppedClock(time.time())
+    client = client_for(srv, timeout_seconds=0.5, clock=Clock(wall=wall))
+    srv.inject("accept_and_hang")
+    assert call_within(5.0, client.post, "maybe posted", KEY).kind == "retry"
+    srv.forget_idempotency_keys()
+    wall.now += IDEMPOTENCY_WINDOW_SECONDS + 60
+
+    def unreachable(*args, **kwargs):
+        raise MastodonNetworkError("Could not complete request: connection refused")
+
+    monkeypatch.setattr(client._mastodon(), "account_statuses", unreachable)
+    outcome = client.post("maybe posted", KEY)
+    assert (outcome.kind, outcome.needs_user) == ("retry", False)
+    assert len(srv.posts) == 1 and len(posts_to_statuses(srv)) == 1
 
 
 def test_delete_removes_the_status_and_a_gone_status_counts_as_deleted(srv):
@@ -272,6 +293,22 @@ def test_find_post_returns_the_id_of_our_status_with_that_text(srv):
     assert client.find_post(text, time.time() - 60) == post_id
     assert client.find_post("not said", time.time() - 60) == ""
     assert client.find_post(text, time.time() + 3600) == ""  # only statuses since then
+
+
+def test_find_post_knows_a_remote_mention_that_mastodon_shows_without_its_domain(srv):
+    client = client_for(srv)
+    text = "thanks @anna@example.social for the tip"
+    post_id = client.post(text, KEY).post_id
+    assert "@<span>anna</span>" in srv_content(srv, post_id)
+    assert client.find_post(text, 0.0) == post_id
+
+
+def srv_content(srv: MastodonStandin, post_id: str) -> str:
+    import requests
+
+    url = f"{srv.url}/api/v1/accounts/{STANDIN_ACCOUNT_ID}/statuses"
+    statuses = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    return next(status["content"] for status in statuses if status["id"] == post_id)
 
 
 def test_find_post_is_empty_when_mastodon_refuses(srv):

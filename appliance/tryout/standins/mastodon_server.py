@@ -35,6 +35,7 @@ import datetime
 import html
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -326,8 +327,7 @@ class MastodonStandin(LoopbackStandin):
 
     def _status_json(self, status: StandinStatus) -> dict[str, Any]:
         created = datetime.datetime.fromtimestamp(status.received_at, datetime.UTC)
-        paragraphs = html.escape(status.text, quote=False).split("\n\n")
-        content = "".join(f"<p>{p.replace(chr(10), '<br />')}</p>" for p in paragraphs)
+        content = render(status.text)
         return {
             "id": status.id,
             "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -349,6 +349,25 @@ class MastodonStandin(LoopbackStandin):
             "card": None,
             "poll": None,
         }
+
+
+# app/lib/text_formatter.rb (link_to_mention): a mention of another server's account
+# shows "@user" only, its domain in the link. GUESS: every mention here resolves.
+_REMOTE_MENTION = re.compile(r"(?<![=/\w])@(\w+(?:[.-]+\w+)*)@(\w+(?:[.-]+\w+)*)")
+
+
+def render(text: str) -> str:
+    """A status's HTML content as Mastodon renders its text: <p>, <br />, mentions."""
+
+    def mention(match: re.Match[str]) -> str:
+        user, domain = match.groups()
+        return (
+            f'<span class="h-card" translate="no"><a href="https://{domain}/@{user}" '
+            f'class="u-url mention">@<span>{user}</span></a></span>'
+        )
+
+    escaped = _REMOTE_MENTION.sub(mention, html.escape(text, quote=False))
+    return "".join(f"<p>{p.replace(chr(10), '<br />')}</p>" for p in escaped.split("\n\n"))
 
 
 def _form(body: bytes, content_type: str) -> dict[str, str] | None:
