@@ -283,8 +283,9 @@ def outcome_for_status(status: int, said: str, action: str = "post") -> PostOutc
         return PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
     if status == 422:
         return PostOutcome(Outcome.FAILED, detail=f"Mastodon refused the {action} (422: {said}).")
-    if status == 404:
-        detail = f"Mastodon answered 404 ({said}): check [mastodon] api_base_url."
+    if status == 404 or 300 <= status < 400:
+        # A redirect is never followed (the token would go along): the URL must be right.
+        detail = f"Mastodon answered {status} ({said}): check [mastodon] api_base_url."
         return PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
     return PostOutcome(Outcome.FAILED, detail=f"Mastodon answered {status} ({said}).")
 

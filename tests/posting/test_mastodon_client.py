@@ -13,6 +13,7 @@ from appliance.clock import Clock
 from appliance.posting.mastodon_client import (
     IDEMPOTENCY_WINDOW_SECONDS,
     MastodonClient,
+    outcome_for_status,
     plain_text,
     retry_after_seconds,
     server_url,
@@ -367,3 +368,22 @@ def test_plain_text_undoes_mastodons_html():
 
 def test_outcome_kinds_are_the_shared_ones(srv):
     assert client_for(srv).post("typed", KEY).kind is Outcome.POSTED
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "needs_user", "phrase"),
+    [
+        (500, "retry", False, "trouble"),
+        (502, "retry", False, "trouble"),
+        (401, "failed", True, "write:statuses"),
+        (403, "failed", True, "write:statuses"),
+        (422, "failed", False, "refused the post"),
+        (404, "failed", True, "api_base_url"),
+        (301, "failed", True, "api_base_url"),
+        (410, "failed", False, "410"),
+    ],
+)
+def test_each_status_maps_to_its_outcome(status, kind, needs_user, phrase):
+    outcome = outcome_for_status(status, "what Mastodon said")
+    assert (outcome.kind, outcome.needs_user) == (kind, needs_user)
+    assert phrase in outcome.detail and "what Mastodon said" in outcome.detail
