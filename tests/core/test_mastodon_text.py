@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -151,3 +152,9 @@ def test_ordinary_posts_count_as_mastodon_py_counts_them(text):
     # rules part (other schemes, dotted user names) the server's rule is the one kept here.
     mastodon = pytest.importorskip("mastodon")
     assert mastodon_length(text) == mastodon.Mastodon.get_status_length(text)
+
+
+def test_without_graphemeu_code_points_are_counted_which_never_undercounts(monkeypatch):
+    monkeypatch.setitem(sys.modules, "grapheme", None)  # import grapheme raises ImportError
+    assert mastodon_length("👍🏽 e\u0301") == 5
+    assert mastodon_length("hi https://example.com") == 3 + 23
