@@ -1,0 +1,181 @@
+"""What every HTTP stand-in shares: a loopback server thread, JSON answers, slow answers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+log = logging.getLogger(__name__)
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Hands every request to its stand-in's `_serve`; answers in JSON, or byte by byte."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real services' front ends do
+    server: StandinServer
+    drip_interval_seconds: float | None = None  # set for the "drip" fault
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.standin._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.standin._track(self.connection, open_=False)
+        super().finish()
+
+    def version_string(self) -> str:
+        return self.server.standin.server_software
+
+    def _dispatch(self) -> None:
+        self.server.standin._serve(self, self.command)
+
+    do_GET = do_POST = do_DELETE = _dispatch
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        body = json.dumps(payload).encode()
+        if self.drip_interval_seconds is not None:
+            self._drip(status, body, headers, self.drip_interval_seconds)
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drip(self, status: int, body: bytes, headers: dict[str, str], interval: float) -> None:
+        # The whole answer, status line first, one byte at a time: every read the client
+        # makes gets a byte in time, so only a deadline on the whole request ends it.
+        self.close_connection = True
+        lines = [f"HTTP/1.1 {status} {self.responses[status][0]}"]
+        lines += ["Content-Type: application/json; charset=utf-8", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        answer = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        stopping = self.server.standin._stopping
+        for index in range(len(answer)):
+            try:
+                self.wfile.write(answer[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+            if stopping.wait(interval):
+                return
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server answers malformed requests in HTML; the services answer in JSON.
+        self.close_connection = True
+        phrase = self.responses.get(code, ("Error",))[0]
+        body = self.server.standin.error_body(code, phrase, message or phrase)
+        self.send_json(code, body, {"Connection": "close"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def check_fault(
+    kind: str, count: int, kw: dict[str, Any], kinds: tuple[str, ...], options: dict[str, set[str]]
+) -> None:
+    """Refuse an unknown fault, an option the fault does not take, or a count below 1."""
+    if kind not in kinds:
+        raise ValueError(f"unknown fault {kind!r}; expected one of {kinds}")
+    allowed = options.get(kind, set())
+    if set(kw) - allowed:
+        raise TypeError(f"fault {kind!r} takes no {sorted(set(kw) - allowed)}")
+    if count < 1:
+        raise ValueError("count must be at least 1")
+
+
+def read_body(handler: JsonHandler) -> bytes | None:
+    """The request's body; None, answered with 400, when Content-Length is no number."""
+    try:
+        length = int(handler.headers.get("Content-Length") or 0)
+    except ValueError:
+        handler.send_error(400, "Content-Length is not a number.")
+        return None
+    return handler.rfile.read(length) if length > 0 else b""
+
+
+class StandinServer(ThreadingHTTPServer):
+    standin: LoopbackStandin
+
+
+class LoopbackStandin:
+    """A stand-in's server on a real socket, served from a background thread.
+
+    Subclasses answer requests in `_serve(handler, method)` and say how their service
+    words an error in `error_body`.
+    """
+
+    name = "stand-in"  # for error messages: "the X stand-in"
+    server_software = "standin"  # the Server header
+
+    def __init__(self, host: str, port: int) -> None:
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server: StandinServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _serve(self, handler: JsonHandler, method: str) -> None:
+        raise NotImplementedError
+
+    def error_body(self, status: int, phrase: str, message: str) -> Any:
+        return {"error": message}
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError(f"the {self.name} is already started")
+        self._server = StandinServer(self._address, JsonHandler)
+        self._server.standin = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=self.server_software,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()  # releases "hang" handlers
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:  # idle keep-alive readers would otherwise linger
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> Self:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"the {self.name} has no URL before start()")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def open_connections(self) -> int:
+        """How many client connections are open now."""
+        with self._lock:
+            return len(self._connections)
+
+    def _track(self, connection: socket.socket, open_: bool) -> None:
+        with self._lock:
+            (self._connections.add if open_ else self._connections.discard)(connection)
