@@ -71,4 +71,3 @@ def test_link_without_scheme_gets_https_and_each_link_its_own_facet() -> None:
     encoded = text.encode("utf-8")
     spans = [encoded[f["index"]["byteStart"] : f["index"]["byteEnd"]] for f in facets]
     assert spans == [b"example.com/page", b"http://b.org"]
-
