@@ -23,7 +23,8 @@ from appliance.clock import Clock
 from appliance.core.bluesky_text import link_facets
 from appliance.core.destinations import Destination
 from appliance.errors import ApplianceError
-from appliance.posting.bluesky_transport import DeadlineGuard, RequestCutOff
+from appliance.posting.bluesky_transport import tracking_transport
+from appliance.posting.deadline import DeadlineGuard, RequestCutOff
 from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
 
 POST_COLLECTION = "app.bsky.feed.post"
@@ -121,7 +122,7 @@ class BlueskyClient:
         self._app_password = app_password.strip()
         self._clock = clock
         self._langs = list(langs)
-        self._guard = DeadlineGuard(timeout_seconds)
+        self._guard = DeadlineGuard(timeout_seconds, "bluesky-deadline")
         self._sdk: Any = None  # the atproto_client.Client, made on first use
         self._session: Any = None  # the SDK's Session (did, handle, tokens) once signed in
 
@@ -269,7 +270,7 @@ class BlueskyClient:
             from atproto_client.request import Request
 
             timeout = httpx.Timeout(self._guard.total_seconds)
-            request = Request(timeout=timeout, transport=self._guard.transport())
+            request = Request(timeout=timeout, transport=tracking_transport(self._guard.tracker))
             sdk = Client(base_url=self._service_url, request=request)
             sdk.on_session_change(self._remember_session)
             self._sdk = sdk

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import socket
-import threading
 import time
 from collections import deque
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from appliance.tryout.standins import x_server
 from appliance.tryout.standins.bluesky_protocol import (
     AUTH_REQUIRED,
     BAD_LOGIN,
@@ -42,16 +38,15 @@ from appliance.tryout.standins.bluesky_protocol import (
     record_cid,
     xrpc_error,
 )
+from appliance.tryout.standins.loopback import JsonHandler, LoopbackStandin
+from appliance.tryout.standins.x_protocol import _same
 
 log = logging.getLogger(__name__)
 _ACCESS_SCOPE, _REFRESH_SCOPE = "com.atproto.appPass", "com.atproto.refresh"
 
 
-class _Handler(x_server._Handler):
-    """X's stand-in handler (keep-alive, "drip", tracked connections) with XRPC's errors."""
-
+class _Handler(JsonHandler):
     server_version = "bluesky-standin"
-    server: _Server  # type: ignore[assignment]
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # [xrpc]: every answer is JSON, errors too.
@@ -60,12 +55,18 @@ class _Handler(x_server._Handler):
         self.send_json(code, body, {"Connection": "close"})
 
 
-class _Server(ThreadingHTTPServer):
-    standin: BlueskyStandin
-
-
-class BlueskyStandin:
+class BlueskyStandin(LoopbackStandin[BlueskyPost]):
     """One account's PDS on a real socket: sign-in with an app password, posts, faults."""
+
+    label = "Bluesky stand-in"
+    handler_class = _Handler
+    fault_kinds = FAULT_KINDS
+    # Every fault takes nsid: the method it answers (com.atproto.repo.createRecord).
+    fault_options = {
+        kind: {"nsid"}
+        | {"429": {"reset_in_seconds"}, "drip": {"byte_interval_seconds"}}.get(kind, set())
+        for kind in FAULT_KINDS
+    }
 
     def __init__(
         self,
@@ -79,75 +80,11 @@ class BlueskyStandin:
         self._app_password = app_password
         self._tokens = Tokens(did)
         self._issued_access: set[str] = set()
-        self._address = (host, port)
-        self._lock = threading.Lock()
-        self._posts_changed = threading.Condition(self._lock)
-        self._posts: dict[str, BlueskyPost] = {}
-        self._faults: deque[tuple[str, dict[str, Any]]] = deque()
-        self._timed_fault: tuple[str, dict[str, Any], float] | None = None  # kind, kw, until
+        super().__init__(host, port)
         self._window_points: deque[tuple[float, int]] = deque()  # (when, points) this hour
         self.requests: list[str] = []  # the NSIDs called, in order (for tests)
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle --------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the Bluesky stand-in is already started")
-        self._server = _Server(self._address, _Handler)
-        self._server.standin = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="bluesky-standin",
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases "hang" handlers
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:  # idle keep-alive readers would otherwise linger
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> BlueskyStandin:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Bluesky stand-in has no URL before start()")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     # ---- what tests and the CLI look at ------------------------------------------
-
-    @property
-    def posts(self) -> list[BlueskyPost]:
-        """The posts now on the stand-in, oldest first (deleted ones are gone)."""
-        with self._lock:
-            return sorted(self._posts.values(), key=lambda post: post.received_at)
-
-    def wait_for_posts(self, n: int, timeout: float) -> bool:
-        with self._posts_changed:
-            return self._posts_changed.wait_for(lambda: len(self._posts) >= n, timeout)
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far is expired now: its next use gets ExpiredToken."""
@@ -163,65 +100,27 @@ class BlueskyStandin:
         (default 3600); "hang" reads the request and never answers; "accept_and_hang"
         stores the record, then never answers; "drip" takes byte_interval_seconds.
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
-        options = {"429": {"reset_in_seconds"}, "drip": {"byte_interval_seconds"}}
-        allowed = options.get(kind, set()) | {"nsid"}
-        if set(kw) - allowed:
-            raise TypeError(f"fault {kind!r} takes no {sorted(set(kw) - allowed)}")
-        if count < 1:
-            raise ValueError("count must be at least 1")
         kw.setdefault("nsid", "com.atproto.repo.createRecord")
-        with self._lock:
-            if for_seconds is not None:
-                self._timed_fault = (kind, dict(kw), time.monotonic() + for_seconds)
-            else:
-                self._faults.extend([(kind, dict(kw))] * count)
+        self._queue_fault(kind, count, for_seconds, kw)
 
     # ---- request handling (handler threads) --------------------------------------
 
-    def _track(self, connection: socket.socket, open_: bool) -> None:
-        with self._lock:
-            (self._connections.add if open_ else self._connections.discard)(connection)
-
-    def _serve(self, handler: _Handler, method: str) -> None:
-        try:
-            length = int(handler.headers.get("Content-Length") or 0)
-        except ValueError:
-            handler.send_error(400, "Content-Length is not a number.")
+    def _serve(self, handler: JsonHandler, method: str) -> None:
+        body = self._read_body(handler)
+        if body is None:
             return
-        body = handler.rfile.read(length) if length > 0 else b""
         target = urlsplit(handler.path)
         nsid = target.path.removeprefix("/xrpc/")
         with self._lock:
             self.requests.append(nsid)
-        fault = self._next_fault(nsid)
+        fault = self._next_fault(lambda kw: kw["nsid"] == nsid)
         if fault is not None and fault[0] not in ("accept_and_hang", "drip"):
             status, payload, headers = self._fault_answer(*fault)
         else:
             status, payload, headers = self._route(method, nsid, handler, body, target.query)
-            if fault is not None and fault[0] == "drip":
-                interval = fault[1].get("byte_interval_seconds", DRIP_BYTE_INTERVAL_SECONDS)
-                handler.drip_interval_seconds = float(interval)
-            elif fault is not None and status == 200:
-                status = 0  # accepted and stored; the answer never comes
-        if status == 0:  # "hang": hold the connection, answer nothing
-            self._stopping.wait()
-            handler.close_connection = True
-            return
-        handler.send_json(status, payload, headers)
-
-    def _next_fault(self, nsid: str) -> tuple[str, dict[str, Any]] | None:
-        with self._lock:
-            if self._timed_fault is not None:
-                kind, kw, until = self._timed_fault
-                if time.monotonic() >= until:
-                    self._timed_fault = None
-                elif kw["nsid"] == nsid:
-                    return kind, kw
-            if self._faults and self._faults[0][1]["nsid"] == nsid:
-                return self._faults.popleft()
-            return None
+            drip_seconds = DRIP_BYTE_INTERVAL_SECONDS
+            status = self._late_fault(handler, fault, status, 200, drip_seconds)
+        self._send(handler, status, payload, headers)
 
     def _fault_answer(self, kind: str, kw: dict[str, Any]) -> _Answer:
         if kind == "429":
@@ -238,7 +137,9 @@ class BlueskyStandin:
         status, payload = simple[kind]
         return status, payload, {}
 
-    def _route(self, method: str, nsid: str, handler: _Handler, body: bytes, query: str) -> _Answer:
+    def _route(
+        self, method: str, nsid: str, handler: JsonHandler, body: bytes, query: str
+    ) -> _Answer:
         procedures = {
             "com.atproto.server.createSession": self._create_session,
             "com.atproto.server.refreshSession": self._refresh_session,
@@ -263,7 +164,7 @@ class BlueskyStandin:
             return queries[nsid](handler, params)
         return 501, NOT_IMPLEMENTED, {}
 
-    def _bearer(self, handler: _Handler, scope: str) -> tuple[str, dict[str, Any] | None]:
+    def _bearer(self, handler: JsonHandler, scope: str) -> tuple[str, dict[str, Any] | None]:
         """The token a call carries, and the error body if it is not good for `scope`."""
         authorization = handler.headers.get("Authorization") or ""
         if not authorization.startswith("Bearer "):
@@ -286,18 +187,18 @@ class BlueskyStandin:
             "active": True,
         }
 
-    def _create_session(self, handler: _Handler, data: dict[str, Any]) -> _Answer:
+    def _create_session(self, handler: JsonHandler, data: dict[str, Any]) -> _Answer:
         identifier, password = data.get("identifier"), data.get("password")
         if not isinstance(identifier, str) or not isinstance(password, str):
             message = 'Input must have the properties "identifier", "password"'
             return 400, xrpc_error("InvalidRequest", message), {}
         known = identifier.lower().removeprefix("@") in (self.handle.lower(), self.did)
-        if not known or not x_server._same(password, self._app_password):
+        if not known or not _same(password, self._app_password):
             return 401, BAD_LOGIN, {}
         log.info("session created for @%s", self.handle)
         return 200, self._session_body(time.time()), {}
 
-    def _refresh_session(self, handler: _Handler, data: dict[str, Any]) -> _Answer:
+    def _refresh_session(self, handler: JsonHandler, data: dict[str, Any]) -> _Answer:
         token, problem = self._bearer(handler, _REFRESH_SCOPE)
         if problem is not None:
             return (401 if problem is AUTH_REQUIRED else 400), problem, {}
@@ -305,13 +206,13 @@ class BlueskyStandin:
             self._tokens.revoke(token)  # GUESS: the PDS rotates refresh tokens
         return 200, self._session_body(time.time()), {}
 
-    def _get_session(self, handler: _Handler, params: dict[str, str]) -> _Answer:
+    def _get_session(self, handler: JsonHandler, params: dict[str, str]) -> _Answer:
         problem = self._bearer(handler, _ACCESS_SCOPE)[1]
         if problem is not None:
             return (401 if problem is AUTH_REQUIRED else 400), problem, {}
         return 200, {"handle": self.handle, "did": self.did, "active": True}, {}
 
-    def _repo_problem(self, handler: _Handler, data: dict[str, Any]) -> _Answer | None:
+    def _repo_problem(self, handler: JsonHandler, data: dict[str, Any]) -> _Answer | None:
         problem = self._bearer(handler, _ACCESS_SCOPE)[1]
         if problem is not None:
             return (401 if problem is AUTH_REQUIRED else 400), problem, {}
@@ -325,7 +226,7 @@ class BlueskyStandin:
             return 400, xrpc_error("InvalidRequest", "Input/rkey must be a valid Record Key"), {}
         return None
 
-    def _create_record(self, handler: _Handler, data: dict[str, Any]) -> _Answer:
+    def _create_record(self, handler: JsonHandler, data: dict[str, Any]) -> _Answer:
         refused = self._repo_problem(handler, data)
         if refused is not None:
             return refused
@@ -360,7 +261,7 @@ class BlueskyStandin:
         answer = {"uri": uri, "cid": cid, "commit": commit, "validationStatus": "valid"}
         return 200, answer, headers
 
-    def _delete_record(self, handler: _Handler, data: dict[str, Any]) -> _Answer:
+    def _delete_record(self, handler: JsonHandler, data: dict[str, Any]) -> _Answer:
         refused = self._repo_problem(handler, data)
         if refused is not None:
             return refused
@@ -383,7 +284,7 @@ class BlueskyStandin:
             headers,
         )
 
-    def _get_record(self, handler: _Handler, params: dict[str, str]) -> _Answer:
+    def _get_record(self, handler: JsonHandler, params: dict[str, str]) -> _Answer:
         # [lex] getRecord needs no auth; a missing record is 400 RecordNotFound.
         rkey, collection = params.get("rkey", ""), params.get("collection", "")
         if params.get("repo") not in (self.did, self.handle) or not rkey or not collection:
