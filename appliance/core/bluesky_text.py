@@ -6,8 +6,9 @@
 #   - lexicons/app/bsky/richtext/facet.json: a facet's index is a byteSlice with byteStart
 #     (inclusive) and byteEnd (exclusive), counted in the UTF-8 encoding of the text; a
 #     link feature is {"$type": "app.bsky.richtext.facet#link", "uri": ...}.
-#   - docs.bsky.app/docs/advanced-guides/post-richtext: links are not turned into facets
-#     by the server; the client must send them, or they show as plain text.
+#   - docs.bsky.app/docs/advanced-guides/post-richtext: a link is a facet the client
+#     sends ({"index": {"byteStart", "byteEnd"}, "features": [{"$type": ...#link, "uri"}]}),
+#     start inclusive, end exclusive; without it the link shows as plain text.
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from appliance.x_length import url_spans
 MAX_GRAPHEMES = 300
 MAX_TEXT_BYTES = 3000
 LINK_FEATURE_TYPE = "app.bsky.richtext.facet#link"
-FACET_TYPE = "app.bsky.richtext.facet"
 _SCHEMES = ("http://", "https://")
 
 
@@ -57,7 +57,6 @@ def link_facets(text: str) -> list[dict[str, Any]]:
         byte_start = text_bytes(text[:start])
         facets.append(
             {
-                "$type": FACET_TYPE,
                 "index": {"byteStart": byte_start, "byteEnd": byte_start + text_bytes(link)},
                 "features": [{"$type": LINK_FEATURE_TYPE, "uri": uri}],
             }

@@ -10,8 +10,8 @@
 #   [auth]  packages/pds/src/auth-verifier.ts: an expired access JWT is
 #           InvalidRequestError('Token has expired', 'ExpiredToken') (400); a bad one
 #           'Token could not be verified', 'InvalidToken' (400).
-#   [login] packages/pds/src/api/com/atproto/server/createSession.ts: a wrong password is
-#           AuthRequiredError('Invalid identifier or password') (401).
+#   [login] the atproto PDS (its account tests expect the message from createSession): a
+#           wrong password is AuthRequiredError('Invalid identifier or password'), 401.
 #   [rate]  docs.bsky.app/docs/advanced-guides/rate-limits: 429 with RateLimit-* headers;
 #           the SDK (atproto_client/exceptions.py RateLimitExceededError) reads
 #           ratelimit-reset as unix seconds and ratelimit-policy as e.g. "100;w=300".
