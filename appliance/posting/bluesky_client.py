@@ -50,7 +50,12 @@ class SignInRefused(ApplianceError):
 
 
 def record_key(key: str) -> str:
-    """The record key (a TID) of the post for outbox entry `key`: the same on every retry."""
+    """The record key of the post for outbox entry `key`: the same on every retry.
+
+    app.bsky.feed.post's lexicon gives its records "key": "tid", so the key is a TID
+    (atproto.com/specs/tid: 13 base32-sortable characters, the first 2-j), made from a
+    hash of `key` rather than from the clock.
+    """
     digest = hashlib.sha256(b"appliance-bluesky-rkey\0" + key.encode("utf-8")).digest()
     number = int.from_bytes(digest[:8], "big")
     microseconds = _TID_FIRST_MICROSECONDS + (number >> 10) % _TID_SPAN_MICROSECONDS
