@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import socket
-import threading
-import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+
+from appliance.posting.deadline import DeadlineGuard, RequestCutOff
+from appliance.posting.deadline import SocketTracker as _SocketTracker
 
 
 class UnredirectedRequest(requests.RequestException):
@@ -23,36 +24,6 @@ class RequestAbandoned(requests.Timeout):
     X may or may not have acted on it; the caller retries, and a post that did go
     through comes back as X's "duplicate" answer.
     """
-
-
-class _SocketTracker:
-    """The sockets a session has open, so that a watcher can cut a request off.
-
-    urllib3's read and total timeouts only measure the time between reads (its Timeout
-    docstring: a server sending one byte every fifteen seconds never trips a 20 s
-    timeout). So a watcher thread cuts a late request off: shutting its socket down
-    wakes the thread blocked in recv() at once, with an error.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
-
-    def add(self, sock: socket.socket | None) -> None:
-        if sock is not None:
-            with self._lock:
-                self._sockets.add(sock)
-
-    def cut(self) -> None:
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            try:
-                # The base class's shutdown: an SSLSocket's own would drop its TLS
-                # state under the reading thread.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed, or detached into its TLS wrapper
 
 
 class _TrackingAdapter(HTTPAdapter):
@@ -130,14 +101,11 @@ class RedirectingSession(requests.Session):
         self.api_url = api_url.rstrip("/")
         self.timeout_seconds = read_seconds
         self.total_seconds = read_seconds if total_seconds is None else total_seconds
-        self._tracker = _SocketTracker()
-        self._aborted = threading.Event()
-        self._lock = threading.Lock()
-        self._in_flight: set[threading.Event] = set()
+        self._guard = DeadlineGuard(self.total_seconds, "x-request-deadline")
         refusing = _RefusingAdapter()
         self.mount("http://", refusing)
         self.mount("https://", refusing)
-        self.mount(self.api_url + "/", _TrackingAdapter(self._tracker))
+        self.mount(self.api_url + "/", _TrackingAdapter(self._guard.tracker))
 
     def redirected(self, url: str) -> str:
         """`url` with its scheme and host (and any path prefix) replaced by `api_url`'s."""
@@ -147,10 +115,7 @@ class RedirectingSession(requests.Session):
 
     def abort(self) -> None:
         """Cut off the request under way and refuse new ones: the daemon is stopping."""
-        self._aborted.set()
-        with self._lock:
-            for finished in self._in_flight:
-                finished.set()
+        self._guard.abort()
 
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         url = self.redirected(str(url))
@@ -158,40 +123,10 @@ class RedirectingSession(requests.Session):
         if kwargs.get("timeout") is None:
             connect_seconds = min(self.timeout_seconds, self.total_seconds)
             kwargs["timeout"] = (connect_seconds, self.timeout_seconds)
-        if self._aborted.is_set():
-            raise RequestAbandoned("not sent: the daemon is stopping")
-        finished = threading.Event()
-        cut = threading.Event()
-        with self._lock:
-            self._in_flight.add(finished)
-        watcher = threading.Thread(
-            target=self._watch, args=(finished, cut), name="x-request-deadline", daemon=True
-        )
-        watcher.start()
+        send = super().request
         try:
-            response = super().request(method, url, *args, **kwargs)
-        except requests.RequestException as error:
-            if cut.is_set():
-                raise self._abandoned() from error
-            raise
-        finally:
-            with self._lock:
-                self._in_flight.discard(finished)
-            finished.set()
-            watcher.join()
-        if cut.is_set():  # a body cut short can come back as a short, "complete" answer
-            response.close()
-            raise self._abandoned()
-        return response
-
-    def _abandoned(self) -> RequestAbandoned:
-        if self._aborted.is_set():
-            return RequestAbandoned("cut off: the daemon is stopping")
-        return RequestAbandoned(f"cut off: no whole answer within {self.total_seconds:g} s")
-
-    def _watch(self, finished: threading.Event, cut: threading.Event) -> None:
-        # Set when the request ends, or by abort(); a timeout means the deadline passed.
-        if finished.wait(self.total_seconds) and not self._aborted.is_set():
-            return
-        cut.set()
-        self._tracker.cut()
+            return self._guard.run(
+                lambda: send(method, url, *args, **kwargs), discard=lambda r: r.close()
+            )
+        except RequestCutOff as error:
+            raise RequestAbandoned(str(error)) from error
