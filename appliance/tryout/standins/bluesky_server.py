@@ -38,28 +38,18 @@ from appliance.tryout.standins.bluesky_protocol import (
     record_cid,
     xrpc_error,
 )
-from appliance.tryout.standins.loopback import JsonHandler, LoopbackStandin
+from appliance.tryout.standins.http_standin import JsonHandler, LoopbackStandin, read_body
 from appliance.tryout.standins.x_protocol import _same
 
 log = logging.getLogger(__name__)
 _ACCESS_SCOPE, _REFRESH_SCOPE = "com.atproto.appPass", "com.atproto.refresh"
 
 
-class _Handler(JsonHandler):
-    server_version = "bluesky-standin"
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # [xrpc]: every answer is JSON, errors too.
-        self.close_connection = True
-        body = xrpc_error("InvalidRequest", message or self.responses.get(code, ("Error",))[0])
-        self.send_json(code, body, {"Connection": "close"})
-
-
 class BlueskyStandin(LoopbackStandin[BlueskyPost]):
     """One account's PDS on a real socket: sign-in with an app password, posts, faults."""
 
     label = "Bluesky stand-in"
-    handler_class = _Handler
+    server_software = "bluesky-standin"
     fault_kinds = FAULT_KINDS
     # Every fault takes nsid: the method it answers (com.atproto.repo.createRecord).
     fault_options = {
@@ -106,7 +96,7 @@ class BlueskyStandin(LoopbackStandin[BlueskyPost]):
     # ---- request handling (handler threads) --------------------------------------
 
     def _serve(self, handler: JsonHandler, method: str) -> None:
-        body = self._read_body(handler)
+        body = read_body(handler)
         if body is None:
             return
         target = urlsplit(handler.path)
@@ -121,6 +111,9 @@ class BlueskyStandin(LoopbackStandin[BlueskyPost]):
             drip_seconds = DRIP_BYTE_INTERVAL_SECONDS
             status = self._late_fault(handler, fault, status, 200, drip_seconds)
         self._send(handler, status, payload, headers)
+
+    def error_body(self, status: int, phrase: str, message: str) -> Any:
+        return xrpc_error("InvalidRequest", message)  # [xrpc]: every answer is JSON, errors too
 
     def _fault_answer(self, kind: str, kw: dict[str, Any]) -> _Answer:
         if kind == "429":

@@ -1,4 +1,4 @@
-"""What every HTTP stand-in shares: a loopback server thread, JSON answers, slow answers."""
+"""What the HTTP stand-ins share: a real socket served from a thread, posts, injected faults."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ import json
 import logging
 import socket
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 log = logging.getLogger(__name__)
+P = TypeVar("P")  # what a stand-in keeps of one post
+Fault = tuple[str, dict[str, Any]]  # kind, options
 
 
 class JsonHandler(BaseHTTPRequestHandler):
-    """Hands every request to its stand-in's `_serve`; answers in JSON, or byte by byte."""
+    """Hands every request to its stand-in's `_serve`; answers in JSON, or byte by byte.
+
+    Keep-alive HTTP/1.1, every connection tracked (so stop() can end idle ones).
+    """
 
     protocol_version = "HTTP/1.1"  # keep-alive, as the real services' front ends do
     server: StandinServer
@@ -77,19 +85,6 @@ class JsonHandler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
-def check_fault(
-    kind: str, count: int, kw: dict[str, Any], kinds: tuple[str, ...], options: dict[str, set[str]]
-) -> None:
-    """Refuse an unknown fault, an option the fault does not take, or a count below 1."""
-    if kind not in kinds:
-        raise ValueError(f"unknown fault {kind!r}; expected one of {kinds}")
-    allowed = options.get(kind, set())
-    if set(kw) - allowed:
-        raise TypeError(f"fault {kind!r} takes no {sorted(set(kw) - allowed)}")
-    if count < 1:
-        raise ValueError("count must be at least 1")
-
-
 def read_body(handler: JsonHandler) -> bytes | None:
     """The request's body; None, answered with 400, when Content-Length is no number."""
     try:
@@ -101,36 +96,38 @@ def read_body(handler: JsonHandler) -> bytes | None:
 
 
 class StandinServer(ThreadingHTTPServer):
-    standin: LoopbackStandin
+    standin: LoopbackStandin[Any]
 
 
-class LoopbackStandin:
-    """A stand-in's server on a real socket, served from a background thread.
+class LoopbackStandin(Generic[P]):
+    """A service's stand-in on a real socket, served from a background thread.
 
-    Subclasses answer requests in `_serve(handler, method)` and say how their service
-    words an error in `error_body`.
+    A subclass answers requests in `_serve(handler, method)`, says how its service words
+    an error in `error_body`, and names its fault kinds (and the options each takes).
     """
 
-    name = "stand-in"  # for error messages: "the X stand-in"
+    label = "stand-in"  # "the X stand-in" in messages
     server_software = "standin"  # the Server header
+    fault_kinds: tuple[str, ...] = ()
+    fault_options: dict[str, set[str]] = {}  # read only
 
     def __init__(self, host: str, port: int) -> None:
         self._address = (host, port)
         self._lock = threading.Lock()
+        self._posts_changed = threading.Condition(self._lock)
+        self._posts: dict[str, P] = {}  # by id, in the order they came
+        self._faults: deque[Fault] = deque()
+        self._timed_fault: tuple[str, dict[str, Any], float] | None = None  # kind, kw, until
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._server: StandinServer | None = None
         self._thread: threading.Thread | None = None
 
-    def _serve(self, handler: JsonHandler, method: str) -> None:
-        raise NotImplementedError
-
-    def error_body(self, status: int, phrase: str, message: str) -> Any:
-        return {"error": message}
+    # ---- lifecycle --------------------------------------------------------------
 
     def start(self) -> None:
         if self._server is not None:
-            raise RuntimeError(f"the {self.name} is already started")
+            raise RuntimeError(f"the {self.label} is already started")
         self._server = StandinServer(self._address, JsonHandler)
         self._server.standin = self
         self._thread = threading.Thread(
@@ -167,15 +164,90 @@ class LoopbackStandin:
     @property
     def url(self) -> str:
         if self._server is None:
-            raise RuntimeError(f"the {self.name} has no URL before start()")
+            raise RuntimeError(f"the {self.label} has no URL before start()")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    # ---- what tests and the CLI look at ------------------------------------------
+
+    @property
+    def posts(self) -> list[P]:
+        """The posts now on the stand-in, oldest first (deleted ones are gone)."""
+        with self._lock:
+            return list(self._posts.values())
+
+    def wait_for_posts(self, n: int, timeout: float) -> bool:
+        with self._posts_changed:
+            return self._posts_changed.wait_for(lambda: len(self._posts) >= n, timeout)
 
     def open_connections(self) -> int:
         """How many client connections are open now."""
         with self._lock:
             return len(self._connections)
 
+    def _queue_fault(
+        self, kind: str, count: int, for_seconds: float | None, kw: dict[str, Any]
+    ) -> None:
+        """inject()'s checks and bookkeeping: `count` faults, or one for `for_seconds`."""
+        if kind not in self.fault_kinds:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {self.fault_kinds}")
+        allowed = self.fault_options.get(kind, set())
+        if set(kw) - allowed:
+            raise TypeError(f"fault {kind!r} takes no {sorted(set(kw) - allowed)}")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            if for_seconds is not None:
+                self._timed_fault = (kind, dict(kw), time.monotonic() + for_seconds)
+            else:
+                self._faults.extend([(kind, dict(kw))] * count)
+
+    # ---- request handling (handler threads) --------------------------------------
+
     def _track(self, connection: socket.socket, open_: bool) -> None:
         with self._lock:
             (self._connections.add if open_ else self._connections.discard)(connection)
+
+    def _serve(self, handler: JsonHandler, method: str) -> None:
+        raise NotImplementedError
+
+    def error_body(self, status: int, phrase: str, message: str) -> Any:
+        """The body of an error http.server raises itself (a malformed request)."""
+        return {"error": message}
+
+    def _next_fault(self, applies: Callable[[dict[str, Any]], bool] = lambda kw: True) -> Any:
+        """The fault (kind, options) for this request, or None; `applies` picks requests."""
+        with self._lock:
+            if self._timed_fault is not None:
+                kind, kw, until = self._timed_fault
+                if time.monotonic() >= until:
+                    self._timed_fault = None
+                elif applies(kw):
+                    return kind, kw
+            if self._faults and applies(self._faults[0][1]):
+                return self._faults.popleft()
+            return None
+
+    @staticmethod
+    def _late_fault(
+        handler: JsonHandler, fault: Fault | None, status: int, accepted: int, drip_seconds: float
+    ) -> int:
+        """The status to send for a request carried out: "drip" slows the answer down, and
+        "accept_and_hang" withholds it (0) if the request was `accepted`.
+        """
+        if fault is not None and fault[0] == "drip":
+            interval = fault[1].get("byte_interval_seconds", drip_seconds)
+            handler.drip_interval_seconds = float(interval)
+        elif fault is not None and status == accepted:
+            return 0  # accepted and stored; the answer never comes
+        return status
+
+    def _send(
+        self, handler: JsonHandler, status: int, payload: Any, headers: dict[str, str]
+    ) -> None:
+        """Answer; status 0 means "hang": hold the connection and answer nothing."""
+        if status == 0:
+            self._stopping.wait()
+            handler.close_connection = True
+            return
+        handler.send_json(status, payload, headers)

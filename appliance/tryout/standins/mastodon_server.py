@@ -36,20 +36,13 @@ import html
 import json
 import logging
 import re
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from appliance.core.mastodon_text import DEFAULT_MAX_CHARACTERS, mastodon_length
-from appliance.tryout.standins.http_standin import (
-    JsonHandler,
-    LoopbackStandin,
-    check_fault,
-    read_body,
-)
+from appliance.tryout.standins.http_standin import Fault, JsonHandler, LoopbackStandin, read_body
 from appliance.tryout.standins.x_protocol import _same
 
 log = logging.getLogger(__name__)
@@ -71,7 +64,6 @@ NOT_FOUND = {"error": "Record not found"}
 TOO_MANY_REQUESTS = {"error": "Too many requests"}
 UNAVAILABLE = {"error": "Service Unavailable"}  # GUESS: a proxy's answer in front of Mastodon
 _Answer = tuple[int, dict[str, Any] | list[Any], dict[str, str]]
-_Fault = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -84,11 +76,13 @@ class StandinStatus:
     idempotency_key: str = ""
 
 
-class MastodonStandin(LoopbackStandin):
+class MastodonStandin(LoopbackStandin[StandinStatus]):
     """One Mastodon account on a real socket, served from a background thread."""
 
-    name = "Mastodon stand-in"
+    label = "Mastodon stand-in"
     server_software = "mastodon-standin"
+    fault_kinds = FAULT_KINDS
+    fault_options = {"429": {"reset_in_seconds"}, "drip": {"byte_interval_seconds"}}
 
     def __init__(
         self,
@@ -111,25 +105,12 @@ class MastodonStandin(LoopbackStandin):
         self._scopes = scopes
         self._rate_limit = rate_limit_requests
         self._idempotency_seconds = idempotency_seconds
-        self._posts_changed = threading.Condition(self._lock)
-        self._statuses: dict[str, StandinStatus] = {}
         self._keys: dict[str, tuple[str, float]] = {}  # key -> (status id, stored at)
-        self._faults: deque[_Fault] = deque()
         self._window: tuple[int, int] = (0, 0)  # (window number, requests in it)
         self._sequence = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
 
     # ---- what tests and the demo look at ------------------------------------------
-
-    @property
-    def posts(self) -> list[StandinStatus]:
-        """The statuses now on the stand-in, oldest first (deleted ones are gone)."""
-        with self._lock:
-            return list(self._statuses.values())
-
-    def wait_for_posts(self, n: int, timeout: float) -> bool:
-        with self._posts_changed:
-            return self._posts_changed.wait_for(lambda: len(self._statuses) >= n, timeout)
 
     def forget_idempotency_keys(self) -> None:
         """As after the hour Mastodon keeps them: a repeated key makes a new status."""
@@ -141,10 +122,7 @@ class MastodonStandin(LoopbackStandin):
 
         "429" takes reset_in_seconds (default 300); "drip" takes byte_interval_seconds.
         """
-        options = {"429": {"reset_in_seconds"}, "drip": {"byte_interval_seconds"}}
-        check_fault(kind, count, kw, FAULT_KINDS, options)
-        with self._lock:
-            self._faults.extend([(kind, dict(kw))] * count)
+        self._queue_fault(kind, count, None, kw)
 
     # ---- request handling (handler threads) --------------------------------------
 
@@ -155,17 +133,11 @@ class MastodonStandin(LoopbackStandin):
         path = urlsplit(handler.path).path.rstrip("/") or "/"
         with self._lock:
             self.requests.append((method, path, dict(handler.headers)))
-            writes = method in ("POST", "DELETE")
-            fault = self._faults.popleft() if writes and self._faults else None
-        status, payload, headers = self._answer(handler, method, body, fault)
-        if status == 0:  # "hang": hold the connection, answer nothing
-            self._stopping.wait()
-            handler.close_connection = True
-            return
-        handler.send_json(status, payload, headers)  # type: ignore[arg-type]
+        fault = self._next_fault() if method in ("POST", "DELETE") else None
+        self._send(handler, *self._answer(handler, method, body, fault))
 
     def _answer(
-        self, handler: JsonHandler, method: str, body: bytes, fault: _Fault | None
+        self, handler: JsonHandler, method: str, body: bytes, fault: Fault | None
     ) -> _Answer:
         target = urlsplit(handler.path)
         path = target.path.rstrip("/") or "/"
@@ -182,11 +154,7 @@ class MastodonStandin(LoopbackStandin):
         if method in ("POST", "DELETE") and not ({"write", "write:statuses"} & set(self._scopes)):
             return 403, OUTSIDE_SCOPES, headers
         status, payload, _ = self._route(method, path, target.query, body, handler)
-        if fault is not None and fault[0] == "drip":
-            interval = fault[1].get("byte_interval_seconds", DRIP_BYTE_INTERVAL_SECONDS)
-            handler.drip_interval_seconds = float(interval)
-        elif fault is not None and status == 200:
-            status = 0  # accepted and stored; the answer never comes
+        status = self._late_fault(handler, fault, status, 200, DRIP_BYTE_INTERVAL_SECONDS)
         return status, payload, headers
 
     def _route(
@@ -271,7 +239,7 @@ class MastodonStandin(LoopbackStandin):
                     if now - stored_at >= self._idempotency_seconds:
                         del self._keys[old_key]
                 if key in self._keys:
-                    earlier = self._statuses.get(self._keys[key][0])
+                    earlier = self._posts.get(self._keys[key][0])
                     if earlier is None:
                         return 404, NOT_FOUND, {}
                     log.info("status %s again for its Idempotency-Key", earlier.id)
@@ -279,7 +247,7 @@ class MastodonStandin(LoopbackStandin):
             self._sequence += 1
             status_id = str(int(now * 1000) << 16 | self._sequence % 65536)
             status = StandinStatus(status_id, text, now, key)
-            self._statuses[status_id] = status
+            self._posts[status_id] = status
             if key:
                 self._keys[key] = (status_id, now)
             self._posts_changed.notify_all()
@@ -288,7 +256,7 @@ class MastodonStandin(LoopbackStandin):
 
     def _delete(self, status_id: str) -> _Answer:
         with self._posts_changed:
-            status = self._statuses.pop(status_id, None)
+            status = self._posts.pop(status_id, None)
             self._posts_changed.notify_all()
         if status is None:
             return 404, NOT_FOUND, {}
@@ -317,7 +285,7 @@ class MastodonStandin(LoopbackStandin):
             "url": f"https://mastodon.invalid/@{STANDIN_USERNAME}",
             "followers_count": 0,
             "following_count": 0,
-            "statuses_count": len(self._statuses),
+            "statuses_count": len(self._posts),
             "emojis": [],
             "fields": [],
         }

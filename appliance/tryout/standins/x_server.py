@@ -5,17 +5,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from typing import Any
 
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
-from appliance.tryout.standins.http_standin import (
-    JsonHandler,
-    LoopbackStandin,
-    check_fault,
-    read_body,
-)
+from appliance.tryout.standins.http_standin import JsonHandler, LoopbackStandin, read_body
 from appliance.tryout.standins.x_account import XAccount
 from appliance.tryout.standins.x_protocol import (
     CREDITS_DEPLETED,
@@ -37,11 +31,13 @@ from appliance.tryout.standins.x_protocol import (
 log = logging.getLogger(__name__)
 
 
-class XStandin(LoopbackStandin):
+class XStandin(LoopbackStandin[StandinPost]):
     """X's API v2 for one app and one user, on a real socket, served from a background thread."""
 
-    name = "X stand-in"
+    label = "X stand-in"
     server_software = "x-standin"
+    fault_kinds = FAULT_KINDS
+    fault_options = {"429": {"reset_in_seconds", "user_24h"}, "drip": {"byte_interval_seconds"}}
 
     def __init__(
         self,
@@ -56,9 +52,7 @@ class XStandin(LoopbackStandin):
         self._validator = _Validator(keys)
         self._endpoint = SignatureOnlyEndpoint(self._validator)
         super().__init__(host, port)
-        self.account = XAccount()
-        self._faults: deque[tuple[str, dict[str, Any]]] = deque()
-        self._timed_fault: tuple[str, dict[str, Any], float] | None = None  # kind, kw, until
+        self.account = XAccount()  # holds the posts: the base class's stay empty
 
     # ---- what tests and the CLI look at ------------------------------------------
 
@@ -86,13 +80,7 @@ class XStandin(LoopbackStandin):
         rather than the 15-minute window); "hang" reads the request and never answers;
         "drip" takes byte_interval_seconds.
         """
-        options = {"429": {"reset_in_seconds", "user_24h"}, "drip": {"byte_interval_seconds"}}
-        check_fault(kind, count, kw, FAULT_KINDS, options)
-        with self._lock:
-            if for_seconds is not None:
-                self._timed_fault = (kind, dict(kw), time.monotonic() + for_seconds)
-            else:
-                self._faults.extend([(kind, dict(kw))] * count)
+        self._queue_fault(kind, count, for_seconds, kw)
 
     # ---- request handling (handler threads) --------------------------------------
 
@@ -109,28 +97,11 @@ class XStandin(LoopbackStandin):
             status, payload, headers = 402, CREDITS_DEPLETED, {}
         else:
             status, payload, headers = self.account.route(method, handler.path, body)
-            if fault is not None and fault[0] == "drip":
-                interval = fault[1].get("byte_interval_seconds", DRIP_BYTE_INTERVAL_SECONDS)
-                handler.drip_interval_seconds = float(interval)
-            elif fault is not None and status == 201:
-                status = 0  # accepted and stored; the answer never comes
-        if status == 0:  # "hang": hold the connection, answer nothing
-            self._stopping.wait()
-            handler.close_connection = True
-            return
-        handler.send_json(status, payload, headers)
+            status = self._late_fault(handler, fault, status, 201, DRIP_BYTE_INTERVAL_SECONDS)
+        self._send(handler, status, payload, headers)
 
     def error_body(self, status: int, phrase: str, message: str) -> Any:
         return _problem(status, phrase, message)
-
-    def _next_fault(self) -> tuple[str, dict[str, Any]] | None:
-        with self._lock:
-            if self._timed_fault is not None:
-                kind, kw, until = self._timed_fault
-                if time.monotonic() < until:
-                    return kind, kw
-                self._timed_fault = None
-            return self._faults.popleft() if self._faults else None
 
     def _is_signed(self, handler: JsonHandler, method: str, body: bytes) -> bool:
         # Verify against the URL the client reached (and so signed), not api.twitter.com.
