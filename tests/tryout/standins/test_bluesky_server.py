@@ -183,15 +183,6 @@ def test_accept_and_hang_stores_the_post_but_never_answers(srv):
     assert len(srv.posts) == 1
 
 
-def test_inject_refuses_unknown_faults_and_options(srv):
-    with pytest.raises(ValueError):
-        srv.inject("418")
-    with pytest.raises(TypeError):
-        srv.inject("500", reset_in_seconds=3)
-    with pytest.raises(ValueError):
-        srv.inject("500", count=0)
-
-
 def test_main_serves_until_stopped(tmp_path, monkeypatch):
     (tmp_path / "bluesky_app_password").write_text(APP_PASSWORD + "\n")
     started = threading.Event()

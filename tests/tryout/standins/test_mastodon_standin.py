@@ -209,15 +209,6 @@ def post_with_timeout(srv: MastodonStandin, text: str, timeout_seconds: float):
     )
 
 
-def test_inject_refuses_unknown_faults_and_options(srv):
-    with pytest.raises(ValueError):
-        srv.inject("418")
-    with pytest.raises(TypeError):
-        srv.inject("503", reset_in_seconds=3)
-    with pytest.raises(ValueError):
-        srv.inject("503", count=0)
-
-
 def test_a_request_http_server_cannot_handle_is_answered_in_json(srv):
     response = requests.put(srv.url + "/api/v1/statuses/1", headers=AUTH, timeout=5)
     assert response.status_code == 501
