@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 
 import pytest
 import requests
 
+from appliance.tryout.standins.mastodon_main import main
 from appliance.tryout.standins.mastodon_server import STANDIN_ACCOUNT_ID, MastodonStandin
 
 TOKEN = "standin-access-token-0123456789"
@@ -218,3 +220,32 @@ def test_a_request_http_server_cannot_handle_is_answered_in_json(srv):
 def test_an_unknown_route_is_404(srv):
     response = requests.get(srv.url + "/api/v1/timelines/home", headers=AUTH, timeout=5)
     assert response.status_code == 404
+
+
+def test_main_serves_the_token_in_the_credential_file_until_stopped(tmp_path):
+    (tmp_path / "mastodon_access_token").write_text(TOKEN + "\n")
+    argv = ["--port", "0", "--max-characters", "42", "--credentials-dir", str(tmp_path)]
+    answers: list[tuple[int, int, int]] = []
+    stop, result = threading.Event(), []
+
+    def started(standin: MastodonStandin) -> None:
+        try:
+            instance = requests.get(standin.url + "/api/v2/instance", timeout=TIMEOUT_SECONDS)
+            limit = instance.json()["configuration"]["statuses"]["max_characters"]
+            answers.append((limit, post(standin, "by hand").status_code, len(standin.posts)))
+        finally:
+            stop.set()
+
+    runner = threading.Thread(target=lambda: result.append(main(argv, started, stop)))
+    runner.start()
+    runner.join(TIMEOUT_SECONDS)
+    assert not runner.is_alive()
+    assert result == [0] and answers == [(42, 200, 1)]
+
+
+def test_main_without_the_credential_file_names_it(tmp_path, capsys):
+    assert main(["--port", "0", "--credentials-dir", str(tmp_path)]) == 2
+    assert str(tmp_path / "mastodon_access_token") in capsys.readouterr().err
+    (tmp_path / "mastodon_access_token").write_text("\n")
+    assert main(["--port", "0", "--credentials-dir", str(tmp_path)]) == 2
+    assert "empty" in capsys.readouterr().err
