@@ -1,4 +1,4 @@
-"""The httpx transport under the atproto SDK, with sockets a DeadlineGuard can cut."""
+"""The httpx transport under the atproto SDK: sockets a DeadlineGuard can cut, no redirects."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from appliance.posting.deadline import SocketTracker
 
 
 def tracking_transport(tracker: SocketTracker) -> Any:
-    """An httpx transport whose sockets `tracker` holds, so that a DeadlineGuard can cut them.
+    """An httpx transport whose sockets `tracker` holds, so that a DeadlineGuard can cut them,
+    and whose redirects reach the SDK as answers instead of being followed.
 
     Imports httpx: call it only when Bluesky is used.
     """
@@ -49,7 +50,18 @@ def tracking_transport(tracker: SocketTracker) -> Any:
         def sleep(self, seconds: float) -> None:
             self._inner.sleep(seconds)
 
-    transport = httpx.HTTPTransport(retries=0)
+    class UnredirectedTransport(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            # The SDK's httpx.Client follows redirects (atproto_client/request.py), and a
+            # 307 or 308 would carry createSession's body, the app password, to wherever
+            # it points. As for X and Mastodon, a redirect is never followed: without its
+            # Location the client hands the 3xx to the SDK, which raises it as an answer.
+            response = super().handle_request(request)
+            if 300 <= response.status_code < 400:
+                response.headers.pop("Location", None)
+            return response
+
+    transport = UnredirectedTransport(retries=0)
     # httpx has no public way to pass httpcore a network backend; its pool keeps one
     # here (httpx 0.23-0.28). Without it only httpx's own per-read timeouts apply.
     pool = getattr(transport, "_pool", None)

@@ -58,7 +58,9 @@ class MastodonClient:
         self._access_token = access_token
         self._timeout_seconds = timeout_seconds
         self._clock = clock
-        self._session = RedirectingSession(self.api_base_url, timeout_seconds, timeout_seconds)
+        self._session = RedirectingSession(
+            self.api_base_url, timeout_seconds, timeout_seconds, "[mastodon] api_base_url"
+        )
         self._answers = threading.local()  # the last answer each thread got, for its headers
         self._session.hooks["response"].append(self._remember)
         self._api: Any = None
@@ -229,6 +231,10 @@ class MastodonClient:
             )
         if isinstance(error, errors.MastodonAPIError) and _status_code(error) is not None:
             return outcome_for_status(_status_code(error) or 0, _error_text(error), action)
+        last = getattr(self._answers, "last", None)
+        if isinstance(error, errors.MastodonAPIError) and last is not None and last.is_redirect:
+            # Mastodon.py reads a 3xx (never followed) as an answer that is not JSON.
+            return outcome_for_status(last.status_code, "a redirect, not followed", action)
         cause = error.__cause__ or error.__context__
         if isinstance(error, RequestAbandoned) or isinstance(cause, RequestAbandoned):
             # Perhaps Mastodon has it: the retry's Idempotency-Key returns that status.

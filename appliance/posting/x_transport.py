@@ -15,14 +15,14 @@ from appliance.posting.deadline import SocketTracker as _SocketTracker
 
 
 class UnredirectedRequest(requests.RequestException):
-    """A request for somewhere other than `[x] api_url` reached the transport: refused."""
+    """A request for somewhere other than the API's URL reached the transport: refused."""
 
 
 class RequestAbandoned(requests.Timeout):
     """The request outlived its total deadline (or the daemon is stopping): cut off.
 
-    X may or may not have acted on it; the caller retries, and a post that did go
-    through comes back as X's "duplicate" answer.
+    The service may or may not have acted on it; the caller retries, and a post that did
+    go through comes back as X's "duplicate" answer (Mastodon: by its Idempotency-Key).
     """
 
 
@@ -73,11 +73,15 @@ def _tracked_pool_classes(tracker: _SocketTracker) -> dict[str, Any]:
 
 
 class _RefusingAdapter(HTTPAdapter):
-    """Mounted for every URL outside `[x] api_url`: nothing signed leaves for elsewhere."""
+    """Mounted for every URL outside the API's URL: nothing signed leaves for elsewhere."""
+
+    def __init__(self, setting: str) -> None:
+        super().__init__()
+        self._setting = setting
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         host = urlsplit(request.url or "").netloc
-        raise UnredirectedRequest(f"refused a request to {host}: outside [x] api_url")
+        raise UnredirectedRequest(f"refused a request to {host}: outside {self._setting}")
 
 
 class RedirectingSession(requests.Session):
@@ -91,18 +95,23 @@ class RedirectingSession(requests.Session):
     on to the real X.
 
     `total_seconds` bounds the whole request (connect, send, every byte of the answer);
-    `read_seconds` each wait for the next bytes.
+    `read_seconds` each wait for the next bytes. `setting` names the URL's configuration
+    key in errors (the Mastodon client uses this session too).
     """
 
     def __init__(
-        self, api_url: str, read_seconds: float, total_seconds: float | None = None
+        self,
+        api_url: str,
+        read_seconds: float,
+        total_seconds: float | None = None,
+        setting: str = "[x] api_url",
     ) -> None:
         super().__init__()
         self.api_url = api_url.rstrip("/")
         self.timeout_seconds = read_seconds
         self.total_seconds = read_seconds if total_seconds is None else total_seconds
         self._guard = DeadlineGuard(self.total_seconds, "x-request-deadline")
-        refusing = _RefusingAdapter()
+        refusing = _RefusingAdapter(setting)
         self.mount("http://", refusing)
         self.mount("https://", refusing)
         self.mount(self.api_url + "/", _TrackingAdapter(self._guard.tracker))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import queue
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -222,3 +226,42 @@ def test_importing_the_client_does_not_import_the_sdk():
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """A misconfigured proxy that sends every request, body and all, to `server.elsewhere`."""
+
+    server: Any
+
+    def _redirect(self) -> None:
+        self.send_response(307)  # 307 keeps the method and the body
+        self.send_header("Location", self.server.elsewhere + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_DELETE = _redirect
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def redirecting_to(elsewhere: str) -> Iterator[str]:
+    """The URL of a server on loopback that redirects every request to `elsewhere`."""
+    server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    server.elsewhere = elsewhere
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_never_followed_so_the_app_password_stays(srv):
+    with redirecting_to(srv.url) as url:  # to a server that would accept the password
+        outcome = BlueskyClient(url, HANDLE, APP_PASSWORD, 5.0).post("not elsewhere", "k-1")
+    assert srv.requests == []  # the password never reached the other server
+    assert outcome.kind is Outcome.FAILED and outcome.needs_user
+    assert "307" in outcome.detail and "service_url" in outcome.detail
+    assert_no_secret(outcome)

@@ -21,6 +21,7 @@ from appliance.posting.mastodon_client import (
 from appliance.posting.outcome import Outcome, PostOutcome
 from appliance.tryout.standins.mastodon_server import STANDIN_ACCOUNT_ID, MastodonStandin
 from tests.conftest import wait_until
+from tests.posting.test_bluesky_client import redirecting_to
 from tests.posting.test_x_client import call_within
 
 TOKEN = "client-access-token-ABCDEFGHIJ0123456789"
@@ -387,3 +388,12 @@ def test_each_status_maps_to_its_outcome(status, kind, needs_user, phrase):
     outcome = outcome_for_status(status, "what Mastodon said")
     assert (outcome.kind, outcome.needs_user) == (kind, needs_user)
     assert phrase in outcome.detail and "what Mastodon said" in outcome.detail
+
+
+def test_a_redirect_is_never_followed_so_the_token_stays(srv):
+    with redirecting_to(srv.url) as url:  # to a server that would accept the token
+        outcome = call_within(10.0, MastodonClient(url, TOKEN, 5.0).post, "not elsewhere", KEY)
+    assert srv.requests == []  # the token never reached the other server
+    assert (outcome.kind, outcome.needs_user) == ("failed", True)
+    assert "307" in outcome.detail and "api_base_url" in outcome.detail
+    assert_no_secret(outcome)
