@@ -249,3 +249,10 @@ def test_main_without_the_credential_file_names_it(tmp_path, capsys):
     (tmp_path / "mastodon_access_token").write_text("\n")
     assert main(["--port", "0", "--credentials-dir", str(tmp_path)]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_main_on_a_port_in_use_says_it_cannot_listen(srv, tmp_path, capsys):
+    (tmp_path / "mastodon_access_token").write_text(TOKEN)
+    port = srv.url.rsplit(":", 1)[1]
+    assert main(["--port", port, "--credentials-dir", str(tmp_path)]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
