@@ -12,6 +12,7 @@ from pathlib import Path
 
 from appliance.core.audio import CHANNELS, SAMPLE_BYTES, SAMPLE_RATE_HZ
 from appliance.devices.panel import led_pins_for
+from appliance.posting.outbox import POSTED
 from appliance.service.daemon import Parts
 from appliance.service.systemd import EscapeControls, Notifier
 from appliance.tryout.demo_view import DemoView, watch_changes, watch_leds
@@ -165,7 +166,7 @@ def _summary(box: Sandbox) -> list[str]:
         states = [entry.state for entry in box.daemon.outbox.entries()]
         lines.append(
             f"outbox: {len(states)} entr{'y' if len(states) == 1 else 'ies'}, "
-            f"{states.count('posted')} posted"
+            f"{states.count(POSTED)} posted"
         )
     lines.append(f"speech sessions: {len(sessions)}, billed {billed:.1f} s in all")
     return lines

@@ -15,8 +15,9 @@ pytest.importorskip("systemd.journal")
 
 from appliance.posting.outbox import Outbox  # noqa: E402
 from appliance.posting.outcome import PostOutcome  # noqa: E402
-from appliance.posting.poster import Poster  # noqa: E402
+from appliance.posting.poster import Poster
 from appliance.service.systemd import RedactSecrets, configure_logging  # noqa: E402
+from tests.posting.doubles import ScriptedClient  # noqa: E402
 
 SECRET = "k3y-Th4t-Must-N0t-Leak-Anywhere"
 
@@ -46,7 +47,9 @@ def test_a_post_is_logged_with_its_event_post_id_and_outbox_id(journal, tmp_path
     sent, _ = journal
     with Outbox(tmp_path / "outbox.sqlite3") as outbox:
         entry_id = outbox.add("Mondays are the worst.", "button")
-        poster = Poster(outbox, lambda text: PostOutcome("posted", post_id="1234"), [].append)
+        poster = Poster(
+            outbox, ScriptedClient(lambda text: PostOutcome("posted", post_id="1234")), [].append
+        )
         assert poster.send_next()
     posted = [fields for fields in sent if fields.get("APPLIANCE_EVENT") == "posted"]
     assert len(posted) == 1, sent
