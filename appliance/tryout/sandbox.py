@@ -18,12 +18,13 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from appliance.posting.x_keys import DESTINATION_KEYS
 from appliance.service.config import (
     ASSEMBLYAI_KEY,
-    X_KEYS,
     AssemblyAISettings,
     load_credentials,
     load_settings,
+    needed_credentials,
 )
 from appliance.service.daemon import Daemon, Parts
 from appliance.tryout.simulated_mic import (
@@ -72,7 +73,8 @@ class Sandbox:
         self.dir = Path(directory or self._tmp.name)  # type: ignore[union-attr]
         self.credentials_dir = self.dir / "credentials"
         self.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        keys = {name: secrets.token_urlsafe(24) for name in (ASSEMBLYAI_KEY, *X_KEYS)}
+        names = (ASSEMBLYAI_KEY, *(n for keys in DESTINATION_KEYS.values() for n in keys))
+        keys = {name: secrets.token_urlsafe(24) for name in names}
         for name, value in keys.items():
             (self.credentials_dir / name).write_text(value + "\n")
             (self.credentials_dir / name).chmod(0o600)
@@ -133,9 +135,7 @@ class Sandbox:
         write_config(self.config_path, **self.sections())
         settings = load_settings(self.config_path)
         environ = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
-        credentials = load_credentials(
-            settings, environ, (ASSEMBLYAI_KEY,) + (() if settings.x.dry_run else X_KEYS)
-        )
+        credentials = load_credentials(settings, environ, needed_credentials(settings))
         parts = parts or Parts()
         parts.pin_factory = self.pin_factory
         self.daemon = Daemon(settings, credentials, parts)
