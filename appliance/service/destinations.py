@@ -61,12 +61,19 @@ def make_clients(
     settings: Settings, credentials: Credentials, clock: Clock
 ) -> dict[Destination, Client]:
     """One client per enabled destination; ConfigError if one cannot be had in this build."""
+    return {d: make_client_for(d, settings, credentials, clock) for d in settings.destinations}
+
+
+def make_client_for(
+    destination: Destination, settings: Settings, credentials: Credentials, clock: Clock
+) -> Client:
+    """The destination's client (doctor checks one at a time)."""
     makers: dict[Destination, Callable[[Settings, Credentials, Clock], Client]] = {
         Destination.X: _x_client,
         Destination.BLUESKY: _bluesky_client,
         Destination.MASTODON: _mastodon_client,
     }
-    return {d: makers[d](settings, credentials, clock) for d in settings.destinations}
+    return makers[destination](settings, credentials, clock)
 
 
 def _x_client(settings: Settings, credentials: Credentials, clock: Clock) -> Client:
