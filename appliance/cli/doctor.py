@@ -16,6 +16,7 @@ from appliance.cli import doctor_network, doctor_program
 from appliance.cli.checks import Check
 from appliance.errors import ConfigError
 from appliance.service.config import (
+    CREDENTIAL_NOT_SET,
     Credentials,
     Settings,
     config_path,
@@ -51,6 +52,8 @@ def check_credentials(
         try:
             info = path.stat()
             value = path.read_text(encoding="utf-8").strip()
+            if value == CREDENTIAL_NOT_SET:  # systemd's default for a file that is not there
+                raise FileNotFoundError(path)
         except FileNotFoundError:
             problems.append(f"{name} is missing")
             continue

@@ -356,6 +356,12 @@ def _short(value: object) -> str:
 # (DESTINATION_KEYS, posting/x_keys.py).
 
 
+# The value systemd passes for a destination's key whose file does not exist: the unit's
+# SetCredential= default beside its LoadCredential= (systemd.exec(5): with a default set,
+# a file that cannot be read is not fatal; an empty default is rejected). Read as missing.
+CREDENTIAL_NOT_SET = "appliance-credential-not-set"
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The keys; repr never shows a value."""
@@ -386,6 +392,8 @@ def load_credentials(
         path = directory / name
         try:
             value = path.read_text(encoding="utf-8").strip()
+            if value == CREDENTIAL_NOT_SET:
+                raise FileNotFoundError(path)
         except FileNotFoundError:
             raise ConfigError(
                 str(path), name, "a file holding this key (see README, 'Keys'); it does not exist"
