@@ -65,7 +65,7 @@ def test_an_outage_on_one_is_shown_without_hiding_the_other(two):
     assert two.x.wait_for_posts(1, 10)
     assert wait_until(lambda: two.rows()[BLUESKY].state == WAITING, 10)
     assert wait_until(lambda: two.saw_status("Posting to Bluesky held up"), 10)
-    assert two.rows()[X].state == POSTED and two.bluesky.posts == []
+    assert wait_until(lambda: two.rows()[X].state == POSTED, 5) and two.bluesky.posts == []
 
 
 def test_delete_that_deletes_everywhere_and_stops_what_has_not_gone_out(two):
