@@ -136,3 +136,14 @@ def test_the_length_rules_use_the_destinations_own_counts_once_merged():
             assert RULES[destination].measure("né") == 2  # the placeholder until merged
         else:
             assert RULES[destination].measure.__name__ == function
+
+
+def test_appliance_status_lists_each_destinations_problem():
+    from appliance.service.control_replies import format_status, status_reply
+
+    state, _ = confirm("Status.")
+    event = PostResult(2, "retrying", "", "Bluesky is limiting posts", destination=BLUESKY)
+    state, _ = step(state, event, 2, ALL)
+    reply = status_reply(state, 2, ALL, {"queued": 2})
+    assert reply["destinations"][1]["destination"] == "bluesky"
+    assert "Bluesky:    Bluesky is limiting posts" in format_status(reply)

@@ -157,3 +157,18 @@ def test_dropping_a_waiting_row_says_the_destination_settled(two):
     settled = two.results(PostsSettled, 10)
     assert BLUESKY in {event.destination for event in settled}
     assert two.rows(confirmation)[BLUESKY].state == DROPPED
+
+
+def test_the_poster_shows_progress_on_the_clock_it_is_given(tmp_path):
+    # The daemon compares last_progress_at with its own (injected) monotonic clock.
+    now = [5000.0]
+    with Outbox(tmp_path / "o.db") as outbox:
+        poster = Poster(outbox, ScriptedClient(), [].append, monotonic=lambda: now[0])
+        assert poster.last_progress_at == 5000.0
+        now[0] = 6000.0
+        stop = threading.Event()
+        thread = threading.Thread(target=poster.run, args=(stop,), daemon=True)
+        thread.start()
+        assert wait_until(lambda: poster.last_progress_at == 6000.0, 5)
+        stop.set()
+        thread.join(5)
