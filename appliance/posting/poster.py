@@ -65,7 +65,8 @@ class Poster:
         self._deletes: collections.deque[_Delete] = collections.deque()
         self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
         self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
-        self._had_unfinished = False  # some row was queued, waiting or sending at last look
+        # A row of ours waits for a retry (a problem is shown for it) as far as we know.
+        self._is_held_up = False
         self.last_progress_at = monotonic()
 
     def wake(self) -> None:
@@ -106,18 +107,15 @@ class Poster:
         entry = self._outbox.next_due(self.destination)
         if entry is None:
             return False
-        self._had_unfinished = True
         if self._outbox.mark_sending(entry.id):  # False: dropped by `appliance outbox drop`
             self._send_entry(entry)
         return True
 
     def report_settled(self) -> None:
-        """Once nothing of this destination is left to send (sent, failed or dropped by
-        `appliance outbox drop`), say so: a problem shown for a dropped row ends."""
-        if not self._had_unfinished:
-            return
-        if self._outbox.unfinished(self.destination) == 0:
-            self._had_unfinished = False
+        """Once a destination held up by waiting rows has nothing left to send (sent, failed
+        or dropped by `appliance outbox drop`), say so: the problem shown for them ends."""
+        if self._is_held_up and self._outbox.unfinished(self.destination) == 0:
+            self._is_held_up = False
             self._emit(PostsSettled(self.destination))
 
     def delete_due(self) -> bool:
@@ -135,7 +133,7 @@ class Poster:
         waiting = self._outbox.next_attempt_at(self.destination)
         if waiting is not None:
             due.append(waiting)
-            self._had_unfinished = True
+            self._is_held_up = True  # also for rows left waiting before a restart
         timeout = IDLE_POLL_SECONDS if not due else min(due) - self._clock()
         self._wakeup.wait(max(0.05, min(IDLE_POLL_SECONDS, timeout)))
 
@@ -202,6 +200,7 @@ class Poster:
     def _retry_later(self, entry: Entry, attempts: int, outcome: PostOutcome) -> None:
         delay = self._delay(attempts, outcome)
         self._outbox.mark_waiting(entry.id, self._clock() + delay, outcome.detail)
+        self._is_held_up = True
         detail = f"{outcome.detail}; retrying in {delay:.0f} s"
         event = "x_out_of_credits" if outcome.is_out_of_credits else "post_retrying"
         log.warning(

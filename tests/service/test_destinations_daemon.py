@@ -93,3 +93,23 @@ def test_the_credentials_of_every_enabled_destination_are_loaded(two):
     assert dataclasses.is_dataclass(two.daemon.settings)
     assert two.daemon.settings.destinations == (X, BLUESKY)
     assert set(two.daemon.posters) == {X, BLUESKY}
+
+
+def test_dropping_the_post_that_waits_for_credits_turns_the_light_off():
+    # The stale light: out of credits cleared only on the next post result, so dropping
+    # the waiting post (`appliance outbox drop`) left it on until the next post.
+    from appliance.core import Pattern
+
+    box = Box(confirm={"grace_seconds": 0.0}, x=FAST).start()
+    try:
+        box.x.spend_credits()
+        box.hear("Tweet that nobody pays for this.")
+        assert wait_until(lambda: box.pattern() is Pattern.OUT_OF_CREDITS, 10)
+        [entry] = box.entries()
+        assert box.daemon.outbox.drop(entry.id)  # as `appliance outbox drop` does
+        assert wait_until(lambda: box.pattern() is not Pattern.OUT_OF_CREDITS, 10)
+        last_status = lambda: [n for n in box.notices if n.startswith("STATUS=")][-1]  # noqa: E731
+        assert wait_until(lambda: "credits" not in last_status(), 5)
+        assert box.daemon.state.posts_in_flight == 0
+    finally:
+        box.stop()
