@@ -120,3 +120,35 @@ def test_an_x_only_daemon_never_imports_the_other_sdks():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(result.stdout) == []
+
+
+def test_mastodons_own_limit_is_learnt_on_its_poster_thread_and_reaches_the_core(tmp_path):
+    import threading
+
+    from appliance.core import CoreSettings
+    from appliance.posting.outbox import Outbox
+    from appliance.service.daemon_parts import LengthLimit, make_posters, with_length_limit
+    from tests.conftest import wait_until
+    from tests.posting.doubles import ScriptedClient
+
+    class SmallInstance(ScriptedClient):
+        def max_characters(self) -> int:  # what MastodonClient reads from /api/v2/instance
+            self.asked_on = threading.current_thread().name
+            return 42
+
+    settings = settings_from_dict({"x": {"enabled": False}, "mastodon": MASTODON})
+    client = SmallInstance(destination=Destination.MASTODON)
+    events: list[object] = []
+    with Outbox(tmp_path / "o.db") as outbox:
+        [poster] = make_posters(
+            settings, {Destination.MASTODON: client}, outbox, events.append, Clock()
+        ).values()
+        stop = threading.Event()
+        thread = threading.Thread(target=poster.run, args=(stop,), name="poster-mastodon")
+        thread.start()
+        assert wait_until(lambda: LengthLimit(Destination.MASTODON, 42) in events, 5)
+        stop.set()
+        thread.join(5)
+    assert client.asked_on == "poster-mastodon"  # never the main loop
+    core = with_length_limit(CoreSettings(), LengthLimit(Destination.MASTODON, 42))
+    assert core.max_lengths == ((Destination.MASTODON, 42),)
