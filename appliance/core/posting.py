@@ -87,12 +87,18 @@ def delete(state: State, now: float, settings: CoreSettings) -> tuple[State, lis
     if state.pending is not None:  # not posted yet: stopping it is the undo
         return cancel_pending(state, "voice")
     posted_at = state.last_posted_at
-    if state.last_confirmation and posted_at is not None:
+    why = f"no post in the last {settings.delete_window_seconds:.0f} s"
+    known = [(d, post_id) for d, post_id in state.last_posts if post_id]
+    if state.last_confirmation and posted_at is not None and not known:
+        # Posted, but its answer was lost and the look-up found nothing.
+        where = ", ".join(d.label for d, _ in state.last_posts)
+        why = f"the post's id is unknown: delete it on {where}"
+    elif state.last_confirmation and posted_at is not None:
         if now - posted_at <= settings.delete_window_seconds:
-            posts = ", ".join(f"post {post_id} from {d.label}" for d, post_id in state.last_posts)
-            fields = tuple(("POST_ID", post_id) for _, post_id in state.last_posts[:1])
+            posts = ", ".join(f"post {post_id} from {d.label}" for d, post_id in known)
+            fields = tuple(("POST_ID", post_id) for _, post_id in known[:1])
             unsent = [d for d in settings.destinations if d not in dict(state.last_posts)]
-            message = f"Deleting {posts or 'the last post'}"
+            message = f"Deleting {posts}"
             if unsent:
                 message += f"; not sending it to {', '.join(d.label for d in unsent)}"
             effects: list[Effect] = [
@@ -101,7 +107,6 @@ def delete(state: State, now: float, settings: CoreSettings) -> tuple[State, lis
             ]
             cleared = replace(state, last_post_id="", last_posted_at=None, last_confirmation=0)
             return replace(cleared, last_posts=()), effects
-    why = f"no post in the last {settings.delete_window_seconds:.0f} s"
     if state.posts_in_flight:
         why = "the post is still being sent (`appliance outbox drop ID` stops it)"
     refused = replace(

@@ -164,7 +164,14 @@ def delete_everywhere(
         entries = outbox.confirmation(confirmation)
         for entry in entries:
             label, fields = entry.destination.label, _fields(entry)
-            if entry.state == EntryState.POSTED and entry.destination in posters:
+            if entry.state == EntryState.POSTED and not entry.post_id:
+                log.warning(
+                    "Post %d on %s has no known id (its answer was lost): delete it there",
+                    entry.id,
+                    label,
+                    extra={**fields, "APPLIANCE_EVENT": "delete_failed"},
+                )
+            elif entry.state == EntryState.POSTED and entry.destination in posters:
                 posters[entry.destination].request_delete(entry.id, entry.post_id, confirmation)
             elif entry.state == EntryState.SENDING:
                 log.warning(

@@ -147,3 +147,12 @@ def test_appliance_status_lists_each_destinations_problem():
     reply = status_reply(state, 2, ALL, {"queued": 2})
     assert reply["destinations"][1]["destination"] == "bluesky"
     assert "Bluesky:    Bluesky is limiting posts" in format_status(reply)
+
+
+def test_delete_that_says_so_when_the_posts_id_is_unknown():
+    x_only = CoreSettings(grace_seconds=0.0)
+    state, _ = confirm("Lost answer.", x_only)
+    state, _ = step(state, PostResult(1, "posted", "", confirmation=1), 2, x_only)
+    state, effects = step(state, SentenceFinished("Delete that."), 3, x_only)
+    assert not [e for e in effects if isinstance(e, DeletePost)]
+    assert "id is unknown: delete it on X" in logged(effects, "refused")[0]
