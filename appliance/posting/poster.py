@@ -63,6 +63,10 @@ class Poster:
         self._retry_max_seconds = retry_max_seconds
         self._wakeup = Wakeup()
         self._deletes: collections.deque[_Delete] = collections.deque()
+        # Rows "delete that" reached while their request was under way: entry id ->
+        # confirmation. Deleted once posted, dropped if they would wait for a retry.
+        self._undo_when_sent: dict[int, int] = {}
+        self._undo_lock = threading.Lock()
         self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
         self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
         # A row of ours waits for a retry (a problem is shown for it) as far as we know.
@@ -77,6 +81,16 @@ class Poster:
         """Delete the row's post `post_id` (on the poster thread; the caller never waits)."""
         self._deletes.append(_Delete(entry_id, post_id, confirmation or entry_id))
         self._wakeup.wake()
+
+    def request_delete_when_sent(self, entry_id: int, confirmation: int) -> None:
+        """"Delete that" for a row being sent right now (called from the main loop)."""
+        with self._undo_lock:
+            self._undo_when_sent[entry_id] = confirmation
+
+    def _undo_requested(self, entry_id: int) -> int | None:
+        """The confirmation whose deletion waits for this row, if any (asked once)."""
+        with self._undo_lock:
+            return self._undo_when_sent.pop(entry_id, None)
 
     def run(self, stop: threading.Event) -> None:
         # On stop, a request under way is cut off (only another thread can end it).
@@ -158,6 +172,7 @@ class Poster:
         elif outcome.kind == Outcome.RETRY:
             self._retry_later(entry, attempts, outcome)
         else:
+            self._undo_requested(entry.id)  # nothing was posted: nothing to delete
             self._outbox.mark_failed(entry.id, outcome.detail)
             log.error(
                 "Post %d to %s failed: %s",
@@ -180,6 +195,9 @@ class Poster:
 
     def _posted(self, entry: Entry, post_id: str, note: str) -> None:
         self._outbox.mark_posted(entry.id, post_id, note)
+        undo = self._undo_requested(entry.id)
+        if undo is not None and post_id:
+            self.request_delete(entry.id, post_id, undo)  # "delete that" came mid-request
         log.info(
             "Posted “%s” to %s as %s",
             entry.text,
@@ -198,6 +216,24 @@ class Poster:
         )
 
     def _retry_later(self, entry: Entry, attempts: int, outcome: PostOutcome) -> None:
+        undo = self._undo_requested(entry.id)
+        if undo is not None:
+            # "Delete that" came while this attempt was under way: never try again. A
+            # lost answer may have posted it after all: then it is deleted like the rest.
+            post_id = self._client.find_post(entry.text, entry.created_at)
+            if post_id:
+                self.request_delete_when_sent(entry.id, undo)
+                self._posted(entry, post_id, f"{self._label} had it (its answer was lost)")
+                return
+            self._outbox.mark_waiting(entry.id, self._clock(), outcome.detail)  # droppable
+            self._outbox.drop(entry.id, "deleted before it went out (“delete that”)")
+            log.info(
+                "Post %d will not be sent to %s (“delete that”)",
+                entry.id,
+                self._label,
+                extra=self._fields("dropped", entry.id),
+            )
+            return
         delay = self._delay(attempts, outcome)
         self._outbox.mark_waiting(entry.id, self._clock() + delay, outcome.detail)
         self._is_held_up = True

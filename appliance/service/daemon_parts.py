@@ -173,12 +173,13 @@ def delete_everywhere(
                 )
             elif entry.state == EntryState.POSTED and entry.destination in posters:
                 posters[entry.destination].request_delete(entry.id, entry.post_id, confirmation)
-            elif entry.state == EntryState.SENDING:
-                log.warning(
-                    "Post %d is being sent to %s right now; if it arrives, delete it there",
+            elif entry.state == EntryState.SENDING and entry.destination in posters:
+                posters[entry.destination].request_delete_when_sent(entry.id, confirmation)
+                log.info(
+                    "Post %d is being sent to %s right now: deleted there once it is sent",
                     entry.id,
                     label,
-                    extra={**fields, "APPLIANCE_EVENT": "delete_failed"},
+                    extra={**fields, "APPLIANCE_EVENT": "delete_requested"},
                 )
             elif outbox.drop(entry.id, "deleted before it went out (“delete that”)"):
                 log.info(

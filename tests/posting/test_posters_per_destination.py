@@ -16,7 +16,8 @@ import pytest
 
 from appliance.core.destinations import Destination
 from appliance.core.events import DeleteResult, PostResult, PostsSettled
-from appliance.posting.outbox import DROPPED, POSTED, SENDING, WAITING, Outbox
+from appliance.posting.outbox import DELETED, DROPPED, POSTED, SENDING, WAITING, Outbox
+from appliance.posting.outcome import Outcome, PostOutcome
 from appliance.posting.poster import Poster
 from appliance.posting.x_client import XPoster, make_client
 from appliance.tryout.standins.x_server import XStandin
@@ -172,3 +173,28 @@ def test_the_poster_shows_progress_on_the_clock_it_is_given(tmp_path):
         assert wait_until(lambda: poster.last_progress_at == 6000.0, 5)
         stop.set()
         thread.join(5)
+
+
+def test_delete_that_during_a_request_deletes_the_post_once_it_is_sent(two):
+    # "Delete that" after X posted while Bluesky's request is still under way.
+    two.standins[BLUESKY].inject("drip", byte_interval_seconds=0.02)  # a slow answer
+    confirmation = two.confirm("Regretted mid-request.")
+    assert wait_until(lambda: two.rows(confirmation)[BLUESKY].state == SENDING, 5)
+    row = two.rows(confirmation)[BLUESKY]
+    two.posters[BLUESKY].request_delete_when_sent(row.id, confirmation)
+    deleted = two.results(DeleteResult, 20)
+    assert [(r.destination, r.is_deleted) for r in deleted] == [(BLUESKY, True)]
+    assert two.standins[BLUESKY].posts == []
+    assert two.rows(confirmation)[BLUESKY].state == DELETED
+
+
+def test_delete_that_during_a_request_that_must_be_retried_drops_it(tmp_path):
+    outcome = PostOutcome(Outcome.RETRY, detail="busy (503)")
+    client = ScriptedClient(lambda text: outcome, BLUESKY)
+    with Outbox(tmp_path / "o.db") as outbox:
+        poster = Poster(outbox, client, [].append)
+        confirmation = outbox.add("Never mind.", "voice", {BLUESKY: "Never mind."})
+        poster.request_delete_when_sent(confirmation, confirmation)  # as if mid-request
+        assert poster.send_next()
+        assert outbox.get(confirmation).state == DROPPED
+        assert not poster.send_next() and len(client.calls) == 1

@@ -113,3 +113,14 @@ def test_dropping_the_post_that_waits_for_credits_turns_the_light_off():
         assert box.daemon.state.posts_in_flight == 0
     finally:
         box.stop()
+
+
+def test_delete_that_while_one_destination_is_still_answering_deletes_it_there_too(two):
+    two.bluesky.inject("drip", byte_interval_seconds=0.02)  # Bluesky answers slowly
+    two.hear("Tweet that I regret this at once.")
+    assert two.x.wait_for_posts(1, 10) and two.bluesky.wait_for_posts(1, 10)
+    assert wait_until(lambda: two.daemon.state.last_confirmation, 5)
+    assert two.rows()[BLUESKY].state == "sending"  # its answer is still on the way
+    two.hear("Delete that.")
+    assert wait_until(lambda: two.x.posts == [] and two.bluesky.posts == [], 20)
+    assert wait_until(lambda: {e.state for e in two.entries()} == {DELETED}, 5)
