@@ -83,7 +83,7 @@ class Poster:
         self._wakeup.wake()
 
     def request_delete_when_sent(self, entry_id: int, confirmation: int) -> None:
-        """"Delete that" for a row being sent right now (called from the main loop)."""
+        """ "Delete that" for a row being sent right now (called from the main loop)."""
         with self._undo_lock:
             self._undo_when_sent[entry_id] = confirmation
 
