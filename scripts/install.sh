@@ -3,9 +3,12 @@
 # (12) or trixie (13), on arm64, armhf or x86_64. Idempotent: run it again after
 # `git pull` to upgrade; your configuration and keys stay.
 #
-#   sudo scripts/install.sh                       # asks for the keys (no echo)
+#   sudo scripts/install.sh                       # asks where to post, and the keys (no echo)
 #   sudo scripts/install.sh --non-interactive     # keys from $APPLIANCE_<NAME> or --keys-from
 #        [--keys-from DIR] [--no-start]
+# Non-interactive destinations: APPLIANCE_DESTINATIONS="x,bluesky,mastodon" (else X, plus
+# each one whose variables are set), APPLIANCE_BLUESKY_HANDLE, APPLIANCE_BLUESKY_APP_PASSWORD,
+# APPLIANCE_MASTODON_API_BASE_URL, APPLIANCE_MASTODON_ACCESS_TOKEN.
 set -euo pipefail
 
 SOURCE_DIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
     --non-interactive) interactive=no ;;
     --keys-from) keys_from=$2; shift ;;
     --no-start) start=no ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -211,13 +214,59 @@ else
     || keys_ok=no
 fi
 
+step "8. what the enabled destinations need (pyproject extras: bluesky, mastodon)"
+# The SDKs of Bluesky (atproto) and Mastodon (Mastodon.py) are optional extras, installed
+# only for an enabled destination, and only from wheels: atproto needs cryptography>=41,
+# zstandard, cffi, libipld and pydantic-core, which have no armv7 (armhf) wheels in the
+# package index, and bookworm's python3-cryptography (38) is older than 41, so on 32-bit
+# Raspberry Pi OS Bluesky would need a Rust build. X and Mastodon need no such thing.
+extras_ok=yes
+enabled=$("$VENV/bin/python" -c 'import sys
+from appliance.service.config import load_settings
+print(" ".join(load_settings(sys.argv[1]).destinations))' "$CONFIG_DIR/appliance.toml" 2>/dev/null) \
+  || enabled="x"
+say "posting to: $enabled"
+extra_requirements() {  # extra_requirements EXTRA: its requirements in pyproject.toml
+  "$VENV/bin/python" -c 'import sys, tomllib
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+print(" ".join(project.get("optional-dependencies", {}).get(sys.argv[2], [])))' \
+    "$SOURCE_DIR/pyproject.toml" "$1"
+}
+for extra in bluesky mastodon; do
+  case " $enabled " in *" $extra "*) ;; *) chosen[$extra]="not enabled"; continue ;; esac
+  read -r -a requirements <<<"$(extra_requirements "$extra")"
+  if [ ${#requirements[@]} -eq 0 ]; then
+    chosen[$extra]="NOT installed: this version has no $extra extra"
+    say "$extra is enabled, but this version of the appliance cannot post there yet"
+    extras_ok=no
+  elif wheel_error=$("${pip[@]}" install -q --dry-run --only-binary :all: "${requirements[@]}" 2>&1); then
+    "${pip[@]}" install -q "$SOURCE_DIR[$extra]"
+    chosen[$extra]="${requirements[*]} (wheels)"
+  else
+    extras_ok=no
+    chosen[$extra]="NOT installed: no wheels for $arch"
+    say "$extra is enabled, but its SDK (${requirements[*]}) has no wheels for Python"
+    say "$(python3 -c 'import platform; print(platform.python_version())') on $arch in the package index ($(echo "$wheel_error" | tail -1))."
+    if [ "$extra" = bluesky ]; then
+      say "Bluesky's atproto needs cryptography>=41, zstandard and cffi, which have no armv7"
+      say "wheels there; bookworm's python3-cryptography is 38, too old. On 32-bit Raspberry"
+      say "Pi OS use a 64-bit OS (arm64), or add the Raspberry Pi wheel index (piwheels) to"
+      say "pip's configuration, or build them with Rust; then run install.sh again."
+    fi
+    say "Everything else is installed, X and Mastodon included. Until then set"
+    say "[$extra] enabled = false in $CONFIG_DIR/appliance.toml (sudo appliance setup asks)."
+  fi
+done
+
 summary() {
   echo "What was chosen:"
   local name
-  for name in pyalsaaudio systemd-python GPIO; do printf '    %-15s %s\n' "$name:" "${chosen[$name]}"; done
+  for name in pyalsaaudio systemd-python GPIO bluesky mastodon; do
+    printf '    %-15s %s\n' "$name:" "${chosen[$name]:-}"
+  done
 }
 
-step "8. enable and start"
+step "9. enable and start"
 if [ "$has_systemd" = no ]; then
   say "systemd is not running here: enable it later with: systemctl enable --now appliance"
   summary
@@ -228,6 +277,8 @@ if [ "$start" = no ]; then
   say "not started (--no-start): systemctl start appliance"
 elif [ "$keys_ok" = no ]; then
   say "not started: keys are missing. Run: sudo appliance setup && sudo systemctl start appliance"
+elif [ "$extras_ok" = no ]; then
+  say "not started: an enabled destination cannot be installed here (see step 8)"
 else
   systemctl reset-failed appliance.service 2>/dev/null || true
   # restart: an upgrade replaces a running daemon.

@@ -17,6 +17,7 @@ from appliance.cli.checks import Check, Status
 from appliance.cli.exits import EX_FAIL, EX_OK
 from appliance.errors import ConfigError
 from appliance.service.config import (
+    CREDENTIAL_NOT_SET,
     Credentials,
     Settings,
     config_path,
@@ -52,6 +53,8 @@ def check_credentials(
         try:
             info = path.stat()
             value = path.read_text(encoding="utf-8").strip()
+            if value == CREDENTIAL_NOT_SET:  # systemd's default for a file that is not there
+                raise FileNotFoundError(path)
         except FileNotFoundError:
             problems.append(f"{name} is missing")
             continue

@@ -1,6 +1,7 @@
 """The doctor's network checks: DNS and TLS to the configured hosts, and whether the keys work.
 
-Every request goes only where the configuration points ([assemblyai] url, [x] api_url).
+Every request goes only where the configuration points ([assemblyai] url, [x] api_url,
+[bluesky] service_url, [mastodon] api_base_url), and only to enabled destinations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from appliance.cli.checks import Check, Status
+from appliance.core.destinations import Destination
 from appliance.core.events import LinkCause
+from appliance.errors import ConfigError
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.speech.token import KeyOutcome, check_key, token_url
 
@@ -27,8 +30,12 @@ _CREDITS_FIX = "add credits in the X Developer Console; kept posts then go out b
 
 def _targets(settings: Settings) -> list[tuple[str, str]]:
     targets = [("AssemblyAI", settings.assemblyai.url)]
-    if not settings.x.dry_run:
+    if settings.x.enabled and not settings.x.dry_run:
         targets.append(("X", settings.x.api_url))
+    if settings.bluesky.enabled:
+        targets.append(("Bluesky", settings.bluesky.service_url))
+    if settings.mastodon.enabled:
+        targets.append(("Mastodon", settings.mastodon.api_base_url))
     return targets
 
 
@@ -128,13 +135,40 @@ def check_x_keys(settings: Settings, credentials: Credentials) -> Check:
     return Check(name, Status.OK, f"accepted: posting as @{username}")
 
 
+def check_account(settings: Settings, credentials: Credentials, destination: Destination) -> Check:
+    """Bluesky's or Mastodon's credentials, through its client's read-only check."""
+    from appliance.clock import Clock
+    from appliance.service.destinations import make_client_for
+
+    name = f"{destination.label} credentials"
+    try:
+        client = make_client_for(destination, settings, credentials, Clock())
+    except ConfigError as error:
+        return Check(name, Status.FAIL, str(error), "set it in the configuration, or install it")
+    try:
+        answer = client.check_account()
+    finally:
+        client.abort()
+    if answer.is_ok:
+        return Check(name, Status.OK, answer.detail)
+    fix = _KEY_FIX if answer.needs_user else f"check the network and [{destination}]"
+    return Check(name, Status.FAIL, answer.detail, fix)
+
+
 def check_keys(settings: Settings, credentials: Credentials | None) -> list[Check]:
+    names = ["AssemblyAI key"] + [_key_check_name(d) for d in settings.destinations]
     if credentials is None:
-        reason = "the credentials check failed"
-        return [Check("AssemblyAI key", Status.SKIP, reason), Check("X keys", Status.SKIP, reason)]
+        return [Check(name, Status.SKIP, "the credentials check failed") for name in names]
     checks = [check_assemblyai_key(settings, credentials[ASSEMBLYAI_KEY])]
-    if settings.x.dry_run:
-        checks.append(Check("X keys", Status.SKIP, "[x] dry_run = true: X keys are not used"))
-    else:
-        checks.append(check_x_keys(settings, credentials))
+    for destination in settings.destinations:
+        if destination != Destination.X:
+            checks.append(check_account(settings, credentials, destination))
+        elif settings.x.dry_run:
+            checks.append(Check("X keys", Status.SKIP, "[x] dry_run = true: X keys are not used"))
+        else:
+            checks.append(check_x_keys(settings, credentials))
     return checks
+
+
+def _key_check_name(destination: Destination) -> str:
+    return "X keys" if destination == Destination.X else f"{destination.label} credentials"

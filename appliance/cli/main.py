@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "outbox":
         from appliance.cli import outbox as outbox_cli
 
-        return outbox_cli.run(args.action, args.id, args.limit, args.config, os.environ)
+        return outbox_cli.run(
+            args.action, args.id, args.limit, args.config, os.environ, destination=args.to
+        )
     parser.print_help()
     return EX_USAGE
 

@@ -1,4 +1,9 @@
-"""`appliance outbox [list | retry ID | drop ID]`: the outbox, safe while the daemon runs."""
+"""`appliance outbox [list | retry ID | drop ID]`: the outbox, safe while the daemon runs.
+
+A confirmed text has one row per destination, each with its own number: `retry 12`
+and `drop 12` act on that destination's row alone (`list --to bluesky` shows one
+destination's rows).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 from appliance.cli.exits import EX_CONFIG, EX_FAIL, EX_OK, EX_USAGE
+from appliance.core.destinations import Destination
 from appliance.errors import ConfigError
-from appliance.posting.outbox import FILE_NAME, POSTED, Entry, Outbox
+from appliance.posting.outbox import FILE_NAME, POSTED, WAITING, Entry, Outbox
 from appliance.posting.poster import IDLE_POLL_SECONDS
 
 _TEXT_CHARS = 60
@@ -32,6 +38,11 @@ def add_parser(commands: argparse._SubParsersAction, config_help: str) -> None:
     )
     outbox.add_argument("id", nargs="?", type=int, help="the entry's number, from the list")
     outbox.add_argument("--limit", type=int, default=20, help="list this many (default 20)")
+    outbox.add_argument(
+        "--to",
+        choices=[str(d) for d in Destination],
+        help="list only this destination's rows (each row has its own ID)",
+    )
     outbox.add_argument("--config", help=config_help)
 
 
@@ -42,6 +53,7 @@ def run(
     config_arg: str | None,
     environ: Mapping[str, str],
     out: TextIO | None = None,
+    destination: str | None = None,
 ) -> int:
     from appliance.service.config import config_path, load_settings
 
@@ -62,7 +74,7 @@ def run(
             return EX_OK if action == "list" else EX_FAIL
         with Outbox(path) as outbox:
             if action == "list":
-                return _list(outbox, limit, out)
+                return _list(outbox, limit, out, Destination(destination) if destination else None)
             assert entry_id is not None
             return _change(outbox, action, entry_id, out)
     except (sqlite3.Error, OSError) as error:
@@ -70,8 +82,8 @@ def run(
         return EX_FAIL
 
 
-def _list(outbox: Outbox, limit: int, out: TextIO) -> int:
-    entries = outbox.entries(limit)
+def _list(outbox: Outbox, limit: int, out: TextIO, destination: Destination | None) -> int:
+    entries = outbox.entries(limit, destination)
     if not entries:
         print("The outbox is empty.", file=out)
     for entry in entries:
@@ -80,17 +92,18 @@ def _list(outbox: Outbox, limit: int, out: TextIO) -> int:
 
 
 def format_entry(entry: Entry, now: float | None = None) -> str:
-    """One line: id, state, when, text, then the post id or the reason."""
+    """One line: id, destination, state, when, text, then the post id or the reason."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.updated_at))
     text = entry.text if len(entry.text) <= _TEXT_CHARS else entry.text[: _TEXT_CHARS - 1] + "…"
-    state = entry.state
-    if state == "waiting":
+    state = str(entry.state)
+    if entry.state == WAITING:
         left = entry.next_attempt_at - (time.time() if now is None else now)
         state = f"waiting ({max(0, left):.0f} s)"
     detail = entry.post_id if entry.state == POSTED else entry.reason
     if entry.state != POSTED and entry.post_id:
         detail = f"{entry.post_id}: {detail}"
-    return f"{entry.id:>5}  {state:<16} {when}  “{text}”  {detail}".rstrip()
+    line = f"{entry.id:>5}  {entry.destination:<8}  {state:<16} {when}  “{text}”  {detail}"
+    return line.rstrip()
 
 
 def _change(outbox: Outbox, action: str, entry_id: int, out: TextIO) -> int:
@@ -107,18 +120,23 @@ def _change(outbox: Outbox, action: str, entry_id: int, out: TextIO) -> int:
             )
             return EX_FAIL
         print(
-            f"Entry {entry_id} is queued again; the running daemon sends it within "
+            f"Entry {entry_id} ({entry.destination.label}) is queued again; the running "
+            "daemon sends it within "
             f"{IDLE_POLL_SECONDS:.0f} s.",
             file=out,
         )
         return EX_OK
     if not outbox.drop(entry_id):
-        hint = " (say “delete that”, or delete it on X)" if entry.state == POSTED else ""
+        where = entry.destination.label
+        hint = f" (say “delete that”, or delete it on {where})" if entry.state == POSTED else ""
         print(
             f"Entry {entry_id} is {entry.state}: only queued, waiting or failed entries "
             f"can be dropped{hint}.",
             file=out,
         )
         return EX_FAIL
-    print(f"Entry {entry_id} is dropped: it will not be posted.", file=out)
+    print(
+        f"Entry {entry_id} is dropped: it will not be posted to {entry.destination.label}.",
+        file=out,
+    )
     return EX_OK

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.posting.x_keys import BLUESKY_APP_PASSWORD, MASTODON_ACCESS_TOKEN
 from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS
 
 _LABELS = (
@@ -17,8 +18,11 @@ _LABELS = (
     "X API key secret (consumer secret)",
     "X access token",
     "X access token secret",
+    "Bluesky app password (bsky.app: Settings > Privacy and security > App passwords)",
+    "Mastodon access token (your instance: Preferences > Development > New application)",
 )
-PROMPTS = dict(zip((ASSEMBLYAI_KEY, *X_KEYS), _LABELS, strict=True))
+_NAMES = (ASSEMBLYAI_KEY, *X_KEYS, BLUESKY_APP_PASSWORD, MASTODON_ACCESS_TOKEN)
+PROMPTS = dict(zip(_NAMES, _LABELS, strict=True))
 FILE_MODE = 0o600  # root alone reads a key; systemd hands it to the service (LoadCredential=)
 DIR_MODE = 0o700
 
@@ -109,8 +113,9 @@ def run_setup(
 ) -> int:
     """The `appliance setup` command: 0 when every needed key is in place, 1 otherwise."""
     from appliance.cli.exits import EX_CONFIG, EX_FAIL, EX_OK
+    from appliance.cli.setup_destinations import choose_destinations
     from appliance.errors import ConfigError
-    from appliance.service.config import config_path, load_settings
+    from appliance.service.config import config_path, load_settings, needed_credentials
 
     path = config_path(config_arg, environ)
     try:
@@ -118,20 +123,28 @@ def run_setup(
     except ConfigError as error:
         print(f"Configuration error: {error}")
         return EX_CONFIG
-    directory = Path(settings.credentials.dir)
-    print(f"Keys go to {directory} (readable by root alone; systemd passes them to the service).")
     try:
+        settings = choose_destinations(
+            settings, path, interactive=not is_non_interactive, environ=environ
+        )
+        directory = Path(settings.credentials.dir)
+        print(
+            f"Keys go to {directory} (readable by root alone; systemd passes them to the service)."
+        )
         result = setup_keys(
             directory,
-            all_key_names(settings.x.dry_run),
+            needed_credentials(settings),
             interactive=not is_non_interactive,
             environ=environ,
             from_dir=Path(from_dir) if from_dir else None,
         )
+    except (ConfigError, ValueError) as error:
+        print(f"Not changed: {error}")
+        return EX_CONFIG
     except PermissionError as error:
         print(f"Cannot write {error.filename}: run it as root (sudo appliance setup).")
         return EX_FAIL
     except (EOFError, KeyboardInterrupt):
-        print("\nStopped; the keys entered before this one were written.")
+        print("\nStopped; what was entered before this question was written.")
         return EX_FAIL
     return EX_FAIL if result.missing else EX_OK

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from appliance.core.destinations import Destination
+
 
 class LinkCause(enum.Enum):
     """Why the speech link is down, in the link's own terms (never a service close code)."""
@@ -108,17 +110,28 @@ class PostResult:
     detail: str = ""
     # True when the failure needs the user (bad keys, no write permission).
     needs_user: bool = False
-    is_rate_limited: bool = False  # X limits how often we post; the entry waits for its reset
+    is_rate_limited: bool = False  # the destination limits how often we post; it waits
     is_out_of_credits: bool = False  # the X account has no credits; the entry waits for them
+    destination: Destination = Destination.X
+    confirmation: int = 0  # the confirmation the entry belongs to; 0: the entry's own id
+
+
+@dataclass(frozen=True)
+class PostsSettled:
+    """Nothing of this destination is left to send (posted, failed or dropped by the user)."""
+
+    destination: Destination
 
 
 @dataclass(frozen=True)
 class DeleteResult:
-    """What became of a "delete that": X deleted the post, or why not."""
+    """What became of a "delete that" on one destination: deleted, or why not."""
 
     post_id: str
     is_deleted: bool
     detail: str = ""
+    destination: Destination = Destination.X
+    confirmation: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,7 @@ Event = (
     | MuteChanged
     | MuteToggled
     | PostResult
+    | PostsSettled
     | DeleteResult
     | StorageState
     | Tick
@@ -172,10 +186,17 @@ Event = (
 
 @dataclass(frozen=True)
 class QueuePost:
-    """Write this confirmed text to the outbox; the poster sends it from there."""
+    """Write this confirmed text to the outbox, one row per destination (in one go);
+    each destination's poster sends its row from there."""
 
     text: str
     confirmed_by: str  # "button" | "voice" | "control"
+    # Each enabled destination's text (shortened for it where it had to be); () means
+    # `text` for X alone.
+    texts: tuple[tuple[Destination, str], ...] = ()
+
+    def destination_texts(self) -> dict[Destination, str]:
+        return dict(self.texts) if self.texts else {Destination.X: self.text}
 
 
 @dataclass(frozen=True)
@@ -190,9 +211,10 @@ class Log:
 
 @dataclass(frozen=True)
 class DeletePost:
-    """Delete this post from X (the poster thread does it, never the main loop)."""
+    """Delete a confirmation's posts everywhere they went, and stop its rows not sent yet
+    (each destination's poster thread deletes, never the main loop)."""
 
-    post_id: str
+    confirmation: int
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from appliance.core.events import (
     MuteToggled,
     PartialText,
     PostResult,
+    PostsSettled,
     PostStatus,
     SentenceFinished,
     SetMuted,
@@ -105,6 +106,8 @@ def step(
         return replace(state, storage_problem=detail, posts_held=event.held), []
     if isinstance(event, PostResult):
         return _on_post_result(state, event, now, settings)
+    if isinstance(event, PostsSettled):
+        return _on_settled(state, event)
     if isinstance(event, DeleteResult):
         return posting.on_delete_result(state, event, now, settings)
     raise TypeError(f"not an event: {event!r}")
@@ -193,37 +196,52 @@ def _confirm(
 def _on_post_result(
     state: State, event: PostResult, now: float, settings: CoreSettings
 ) -> tuple[State, list[Effect]]:
+    status = state.status_of(event.destination)
     if event.outcome == PostStatus.RETRYING:
-        return replace(
-            state,
-            x_problem=event.detail,
-            x_rate_limited=event.is_rate_limited,
-            x_out_of_credits=event.is_out_of_credits,
+        return state.with_status(
+            replace(
+                status,
+                problem=event.detail,
+                is_rate_limited=event.is_rate_limited,
+                is_out_of_credits=event.is_out_of_credits,
+            )
         ), []
-    in_flight = max(0, state.posts_in_flight - 1)
+    # Posted or failed for good: this destination's held-up signs end with it.
+    settled = replace(
+        status,
+        in_flight=max(0, status.in_flight - 1),
+        problem="",
+        is_rate_limited=False,
+        is_out_of_credits=False,
+    )
     if event.outcome == PostStatus.POSTED:
+        confirmation = event.confirmation or event.entry_id
+        posts = state.last_posts if confirmation == state.last_confirmation else ()
         posted = replace(
-            state,
-            posts_in_flight=in_flight,
-            x_problem="",
-            x_rate_limited=False,
-            x_out_of_credits=False,
-            x_needs_user="",
+            state.with_status(replace(settled, needs_user="")),
             last_post_id=event.post_id,
             last_posted_at=now,
+            last_confirmation=confirmation,
+            last_posts=(*posts, (event.destination, event.post_id)),
             flash=Pattern.POSTED,
             flash_until=now + settings.posted_flash_seconds,
         )
         return posted, []
+    needs_user = event.detail if event.needs_user else status.needs_user
     return replace(
-        state,
-        posts_in_flight=in_flight,
-        x_problem="",
-        x_rate_limited=False,
-        x_out_of_credits=False,
-        x_needs_user=event.detail if event.needs_user else state.x_needs_user,
+        state.with_status(replace(settled, needs_user=needs_user)),
         last_queued_text="",  # it failed: confirming the same text again should try again
     ), []
+
+
+def _on_settled(state: State, event: PostsSettled) -> tuple[State, list[Effect]]:
+    """Nothing of the destination is left to send (the user dropped what waited): the
+    signs of its waiting rows (out of credits, rate limited, held up) end now."""
+    status = state.status_of(event.destination)
+    cleared = replace(
+        status, in_flight=0, problem="", is_rate_limited=False, is_out_of_credits=False
+    )
+    return state.with_status(cleared), []
 
 
 def _expire(state: State, now: float, settings: CoreSettings) -> State:

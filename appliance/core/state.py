@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from appliance.core.destinations import Destination
 from appliance.core.events import LinkCause
 from appliance.core.pattern import Pattern
 from appliance.core.post_text import OverLength
@@ -27,6 +28,7 @@ class Pending:
     confirmed_by: str
     post_at: float  # monotonic seconds
     has_link: bool = False  # X charges about 13 times more for a post with a link
+    texts: tuple[tuple[Destination, str], ...] = ()  # each destination's; (): `text` for X
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,29 @@ class CoreSettings:
     # queued; 0 queues at once. The daemon passes [confirm] grace_seconds.
     grace_seconds: float = 0.0
     delete_window_seconds: float = 300.0  # "delete that" reaches back this far
-    over_length: OverLength = OverLength.SHORTEN  # for a text X would count as over 280
+    over_length: OverLength = OverLength.SHORTEN  # a text too long for a destination
     candidate_ending_seconds: float = 10.0  # the last seconds of the window pulse faster
+    # Where a confirmed text goes (the enabled destinations, in config order) ...
+    destinations: tuple[Destination, ...] = (Destination.X,)
+    # ... and their length limits where they differ from core.lengths' defaults
+    # (Mastodon's is the instance's, learnt at start).
+    max_lengths: tuple[tuple[Destination, int], ...] = ()
 
     def __post_init__(self) -> None:
         # The file's spelling ("refuse") becomes the enum; anything else is refused.
         object.__setattr__(self, "over_length", OverLength(self.over_length))
+
+
+@dataclass(frozen=True)
+class DestinationStatus:
+    """How posting to one destination stands."""
+
+    destination: Destination
+    in_flight: int = 0  # confirmed rows for it not yet posted or failed
+    problem: str = ""  # why posting is held up (retrying), "" when fine
+    is_rate_limited: bool = False
+    is_out_of_credits: bool = False  # X without credits: posts wait until credits are added
+    needs_user: str = ""  # a failure only the user can fix (keys, permissions)
 
 
 @dataclass(frozen=True)
@@ -67,13 +86,12 @@ class State:
     microphone_detail: str = ""
     candidate: Candidate | None = None
     partial: str = ""
-    posts_in_flight: int = 0
-    x_problem: str = ""  # why posting is held up (retrying), "" when fine
-    x_rate_limited: bool = False
-    x_out_of_credits: bool = False  # no X credits: posts wait until credits are added
-    x_needs_user: str = ""  # a failure only the user can fix (keys, permissions)
+    # One per destination that has posted, is posting or had a problem, in first-seen order.
+    destinations: tuple[DestinationStatus, ...] = ()
     last_post_id: str = ""
     last_posted_at: float | None = None  # when last_post_id was posted (monotonic seconds)
+    last_confirmation: int = 0  # the confirmation last_post_id belongs to ("delete that")
+    last_posts: tuple[tuple[Destination, str], ...] = ()  # its posts so far, by destination
     pending: Pending | None = None  # confirmed, in its grace period, not yet in the outbox
     last_queued_text: str = ""  # the same text confirmed twice in a row is posted once
     flash: Pattern | None = None
@@ -81,3 +99,26 @@ class State:
     is_muted: bool = False  # privacy: no speech session, nothing can be confirmed
     storage_problem: str = ""  # why the outbox cannot be written, "" when it can
     posts_held: int = 0  # confirmed posts waiting in memory for the outbox
+
+    @property
+    def posts_in_flight(self) -> int:
+        """Rows confirmed and not yet posted or failed, over every destination."""
+        return sum(status.in_flight for status in self.destinations)
+
+    def status_of(self, destination: Destination) -> DestinationStatus:
+        for status in self.destinations:
+            if status.destination == destination:
+                return status
+        return DestinationStatus(destination)
+
+    def with_status(self, status: DestinationStatus) -> State:
+        """This state with the destination's status replaced (or added)."""
+        others = [s for s in self.destinations if s.destination != status.destination]
+        if len(others) == len(self.destinations):
+            return replace(self, destinations=(*self.destinations, status))
+        return replace(
+            self,
+            destinations=tuple(
+                status if s.destination == status.destination else s for s in self.destinations
+            ),
+        )

@@ -25,16 +25,18 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
         return Pattern.MUTED  # privacy first: the mute light is never hidden by another
     if state.storage_problem:
         return Pattern.STORAGE_FULL  # confirmed posts exist only in memory: say so first
-    if state.x_needs_user or state.link_cause is LinkCause.KEY_REFUSED:
+    statuses = state.destinations
+    if any(s.needs_user for s in statuses) or state.link_cause is LinkCause.KEY_REFUSED:
         return Pattern.NOT_AUTHORISED
     if state.link_cause is LinkCause.NO_BALANCE:
         return Pattern.SPEECH_NO_BALANCE
     if state.microphone_ok is False:
         return Pattern.NO_MICROPHONE
-    if state.x_out_of_credits:  # also for posts kept from before a restart
+    if any(s.is_out_of_credits for s in statuses):  # also for posts kept from before a restart
         return Pattern.OUT_OF_CREDITS
     if state.posts_in_flight:
-        return Pattern.RATE_LIMITED if state.x_rate_limited else Pattern.POSTING
+        is_limited = any(s.is_rate_limited and s.in_flight for s in statuses)
+        return Pattern.RATE_LIMITED if is_limited else Pattern.POSTING
     if state.candidate is not None:
         left = settings.candidate_window_seconds - (now - state.candidate.heard_at)
         if left <= settings.candidate_ending_seconds:
@@ -68,23 +70,19 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
             f"Storage full or read-only: {state.posts_held} confirmed post(s) held in memory "
             f"until the outbox can be written ({state.storage_problem}); free space"
         )
-    if state.x_needs_user:
-        return f"Cannot post: {state.x_needs_user}"
+    notes = destination_notes(state, settings)
+    if any(s.needs_user for s in state.destinations):
+        return " · ".join(notes)
     if state.link_cause is LinkCause.KEY_REFUSED:
         return f"AssemblyAI refused the key: {state.link_detail}"
     if state.link_cause is LinkCause.NO_BALANCE:
         return f"AssemblyAI account out of balance: {state.link_detail}"
     if state.microphone_ok is False:
         return f"No microphone: {state.microphone_detail}"
-    if state.x_out_of_credits:
-        return (
-            "X account out of credits: posts are kept and go out by themselves once "
-            "credits are added in the X Developer Console"
-        )
+    if any(s.is_out_of_credits for s in state.destinations):
+        return " · ".join(notes)
     if state.posts_in_flight:
-        if state.x_problem:
-            return f"Posting held up: {state.x_problem}"
-        return "Posting…"
+        return " · ".join(notes) if notes else "Posting…"
     if state.link not in (LinkState.UP, LinkState.IDLE):
         verb = "Connecting" if state.link == LinkState.CONNECTING else "Reconnecting"
         target = "to the speech service"
@@ -103,3 +101,25 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
     if state.flash is Pattern.POSTED and state.last_post_id:
         return f"Posted {state.last_post_id}; listening"
     return "Listening"
+
+
+def destination_notes(state: State, settings: CoreSettings = CoreSettings()) -> list[str]:
+    """One sentence per destination with a problem, so that none hides another.
+
+    With X alone they read as they always did; with more, each names its destination."""
+    is_several = len(settings.destinations) > 1
+    notes = []
+    for status in state.destinations:
+        label = status.destination.label
+        if status.needs_user:
+            where = f" to {label}" if is_several else ""
+            notes.append(f"Cannot post{where}: {status.needs_user}")
+        elif status.is_out_of_credits:
+            notes.append(
+                "X account out of credits: posts are kept and go out by themselves once "
+                "credits are added in the X Developer Console"
+            )
+        elif status.problem and state.posts_in_flight:
+            where = f" to {label}" if is_several else ""
+            notes.append(f"Posting{where} held up: {status.problem}")
+    return notes

@@ -1,23 +1,48 @@
-"""The durable outbox: every confirmed post is a SQLite row until X has it."""
+"""The durable outbox: every confirmed post is a SQLite row per destination until it has it."""
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# States of an entry: queued -> sending -> posted | waiting (-> sending ...) | failed;
-# `appliance outbox drop` makes queued, waiting or failed ones dropped; "delete that"
-# makes a posted one deleted.
-QUEUED, SENDING, POSTED, WAITING, FAILED = "queued", "sending", "posted", "waiting", "failed"
-DROPPED, DELETED = "dropped", "deleted"
+from appliance.core.destinations import Destination
+
+
+class EntryState(enum.StrEnum):
+    """Where one row stands: queued -> sending -> posted | waiting (-> sending ...) | failed.
+
+    `appliance outbox drop` (or "delete that" before it went out) makes a queued, waiting
+    or failed row dropped; "delete that" makes a posted one deleted.
+    """
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    POSTED = "posted"
+    WAITING = "waiting"
+    FAILED = "failed"
+    DROPPED = "dropped"
+    DELETED = "deleted"
+
+
+# The names the rest of the code (and older tests) use.
+QUEUED, SENDING, POSTED = EntryState.QUEUED, EntryState.SENDING, EntryState.POSTED
+WAITING, FAILED = EntryState.WAITING, EntryState.FAILED
+DROPPED, DELETED = EntryState.DROPPED, EntryState.DELETED
 FILE_NAME = "outbox.sqlite3"  # in [state] dir
 _SENDABLE = (QUEUED, WAITING)
+_UNFINISHED = (QUEUED, WAITING, SENDING)
+# 1: one row per confirmed text, for X alone (the first release). 2: one row per
+# (confirmation, destination), and a meta table holding this outbox's uuid.
+SCHEMA_VERSION = 2
+_KEY_HEX_CHARS = 12  # of the outbox's uuid, in every post key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -32,8 +57,25 @@ CREATE TABLE IF NOT EXISTS outbox (
     post_id TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Added to an outbox made by the first release, in place: its rows were all for X,
+# and each was a confirmation of its own.
+_MIGRATION = """
+ALTER TABLE outbox ADD COLUMN destination TEXT NOT NULL DEFAULT 'x';
+ALTER TABLE outbox ADD COLUMN confirmation INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET confirmation = id WHERE confirmation = 0;
+"""
+_INDEXES = """
+DROP INDEX IF EXISTS outbox_due;
+CREATE INDEX IF NOT EXISTS outbox_due_by_destination
+    ON outbox (destination, state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_confirmation ON outbox (confirmation);
+"""
+_COLUMNS = (
+    "id, text, confirmed_by, state, created_at, updated_at, attempts, next_attempt_at, "
+    "post_id, reason, destination, confirmation"
+)
 
 
 def _create_private(path: Path) -> None:
@@ -53,16 +95,20 @@ def _create_private(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Entry:
+    """One confirmed text for one destination."""
+
     id: int
-    text: str
+    text: str  # as it goes to this destination (shortened for it, if it had to be)
     confirmed_by: str
-    state: str
+    state: EntryState
     created_at: float
     updated_at: float
     attempts: int
     next_attempt_at: float
     post_id: str
     reason: str
+    destination: Destination = Destination.X
+    confirmation: int = 0  # the id of the confirmation's first row; one per confirmed text
 
 
 class Outbox:
@@ -77,6 +123,57 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+        self.uuid = self._outbox_uuid()
+
+    def _migrate(self) -> None:
+        """Bring an outbox of an older release up to SCHEMA_VERSION, in one transaction.
+
+        Only reads when it is up to date: a read-only outbox still opens for listing."""
+        with self._lock:
+            if int(self._db.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
+                return
+            with self._transaction():
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+                if "destination" not in columns:
+                    for statement in filter(str.strip, _MIGRATION.split(";")):
+                        self._db.execute(statement)
+                for statement in filter(str.strip, _INDEXES.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _outbox_uuid(self) -> str:
+        """This outbox's own uuid, made once (a post key must not repeat a reinstalled one's)."""
+        query = "SELECT value FROM meta WHERE key='uuid'"
+        with self._lock:
+            row = self._db.execute(query).fetchone()
+            if row is None:
+                with self._transaction():
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('uuid', ?)",
+                        (uuid.uuid4().hex,),
+                    )
+                    row = self._db.execute(query).fetchone()
+        return str(row[0])
+
+    @contextlib.contextmanager
+    def _transaction(self):  # type: ignore[no-untyped-def]
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); the caller holds the lock."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def key_for(self, entry_id: int) -> str:
+        """The post key of a row: the same across retries and restarts, unique per outbox.
+
+        Destinations that can make a retry safe with it do (Mastodon's Idempotency-Key,
+        a Bluesky record key derived from it); [A-Za-z0-9-], at most 64 characters.
+        """
+        return f"appliance-{self.uuid[:_KEY_HEX_CHARS]}-{entry_id}"
 
     def check_writable(self) -> None:
         """Raise sqlite3.Error unless a write lands: SQLite opens a read-only or immutable
@@ -95,50 +192,76 @@ class Outbox:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, sql: str, args: tuple) -> int:
-        with self._lock:
-            cursor = self._db.execute(sql, args)
-            return int(cursor.lastrowid or cursor.rowcount)
-
     def _update(self, sql: str, args: tuple) -> int:
         """Run an UPDATE; returns how many rows it changed."""
         with self._lock:
             return int(self._db.execute(sql, args).rowcount)
 
-    def add(self, text: str, confirmed_by: str) -> int:
-        """Store a confirmed post; returns its id once it is on disk."""
+    def add(
+        self, text: str, confirmed_by: str, texts: Mapping[Destination, str] | None = None
+    ) -> int:
+        """Store a confirmed post, one row per destination, in ONE transaction.
+
+        `texts`: each destination's text (each may be shortened for it); None: `text`
+        for X alone. Returns the confirmation's id (its first row's) once it is on disk.
+        """
+        rows = dict(texts) if texts is not None else {Destination.X: text}
+        if not rows:
+            raise ValueError("a confirmation needs at least one destination")
         now = self._clock()
-        return self._write(
-            "INSERT INTO outbox (text, confirmed_by, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (text, confirmed_by, QUEUED, now, now),
-        )
+        with self._lock, self._transaction():
+            confirmation = 0
+            for destination, row_text in rows.items():
+                cursor = self._db.execute(
+                    "INSERT INTO outbox (text, confirmed_by, state, created_at, updated_at, "
+                    "destination, confirmation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (row_text, confirmed_by, QUEUED, now, now, str(destination), confirmation),
+                )
+                if not confirmation:
+                    confirmation = int(cursor.lastrowid or 0)
+                    self._db.execute(
+                        "UPDATE outbox SET confirmation=? WHERE id=?", (confirmation, confirmation)
+                    )
+        return confirmation
 
-    def recover(self) -> int:
-        """After a crash: entries caught in 'sending' go back to the queue. Returns how many."""
+    def recover(self, destination: Destination | None = None) -> int:
+        """After a crash: rows caught in 'sending' go back to the queue. Returns how many."""
+        where, args = _for(destination)
         return self._update(
-            "UPDATE outbox SET state=?, updated_at=?, reason='interrupted; retrying' WHERE state=?",
-            (QUEUED, self._clock(), SENDING),
+            "UPDATE outbox SET state=?, updated_at=?, reason='interrupted; retrying' "
+            f"WHERE state=?{where}",
+            (QUEUED, self._clock(), SENDING, *args),
         )
 
-    def next_due(self) -> Entry | None:
-        """The oldest entry that should be sent now."""
+    def next_due(self, destination: Destination = Destination.X) -> Entry | None:
+        """The destination's oldest row that should be sent now."""
         rows = self._select(
-            "WHERE state=? OR (state=? AND next_attempt_at<=?) ORDER BY id LIMIT 1",
-            (QUEUED, WAITING, self._clock()),
+            "WHERE destination=? AND (state=? OR (state=? AND next_attempt_at<=?)) "
+            "ORDER BY id LIMIT 1",
+            (str(destination), QUEUED, WAITING, self._clock()),
         )
         return rows[0] if rows else None
 
-    def next_attempt_at(self) -> float | None:
-        """When the earliest waiting entry is due (unix seconds), or None."""
+    def next_attempt_at(self, destination: Destination = Destination.X) -> float | None:
+        """When the destination's earliest waiting row is due (unix seconds), or None."""
         with self._lock:
             row = self._db.execute(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE state=?", (WAITING,)
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE state=? AND destination=?",
+                (WAITING, str(destination)),
             ).fetchone()
         return row[0] if row and row[0] is not None else None
 
+    def unfinished(self, destination: Destination) -> int:
+        """How many of the destination's rows are queued, waiting or being sent."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM outbox WHERE destination=? AND state IN (?, ?, ?)",
+                (str(destination), *_UNFINISHED),
+            ).fetchone()
+        return int(row[0])
+
     def mark_sending(self, entry_id: int) -> bool:
-        """Claim a queued or waiting entry; False if it was dropped meanwhile (`outbox drop`)."""
+        """Claim a queued or waiting row; False if it was dropped meanwhile (`outbox drop`)."""
         changed = self._update(
             "UPDATE outbox SET state=?, attempts=attempts+1, updated_at=? "
             "WHERE id=? AND state IN (?, ?)",
@@ -147,7 +270,7 @@ class Outbox:
         return changed == 1
 
     def retry(self, entry_id: int) -> bool:
-        """A failed, waiting or dropped entry is sent again at once; False for any other."""
+        """A failed, waiting or dropped row is sent again at once; False for any other."""
         changed = self._update(
             "UPDATE outbox SET state=?, next_attempt_at=0, reason='retry requested', "
             "updated_at=? WHERE id=? AND state IN (?, ?, ?)",
@@ -155,47 +278,52 @@ class Outbox:
         )
         return changed == 1
 
-    def drop(self, entry_id: int) -> bool:
-        """A queued, waiting or failed entry will not be sent; False for any other."""
+    def drop(self, entry_id: int, reason: str = "dropped by the user") -> bool:
+        """A queued, waiting or failed row will not be sent; False for any other."""
         changed = self._update(
-            "UPDATE outbox SET state=?, reason='dropped by the user', updated_at=? "
-            "WHERE id=? AND state IN (?, ?, ?)",
-            (DROPPED, self._clock(), entry_id, QUEUED, WAITING, FAILED),
+            "UPDATE outbox SET state=?, reason=?, updated_at=? WHERE id=? AND state IN (?, ?, ?)",
+            (DROPPED, reason, self._clock(), entry_id, QUEUED, WAITING, FAILED),
         )
         return changed == 1
 
-    def mark_deleted(self, post_id: str) -> None:
-        """The post with this X id was deleted from X ("delete that")."""
+    def mark_deleted(self, entry_id: int) -> None:
+        """The row's post was deleted from its destination ("delete that")."""
+        entry = self.get(entry_id)
+        where = entry.destination.label if entry else "its destination"
         self._update(
-            "UPDATE outbox SET state=?, reason='deleted from X', updated_at=? "
-            "WHERE post_id=? AND state=?",
-            (DELETED, self._clock(), post_id, POSTED),
+            "UPDATE outbox SET state=?, reason=?, updated_at=? WHERE id=? AND state=?",
+            (DELETED, f"deleted from {where}", self._clock(), entry_id, POSTED),
         )
 
     def mark_posted(self, entry_id: int, post_id: str, reason: str = "") -> None:
-        self._write(
+        self._update(
             "UPDATE outbox SET state=?, post_id=?, reason=?, updated_at=? WHERE id=?",
             (POSTED, post_id, reason, self._clock(), entry_id),
         )
 
     def mark_waiting(self, entry_id: int, until: float, reason: str) -> None:
-        self._write(
+        self._update(
             "UPDATE outbox SET state=?, next_attempt_at=?, reason=?, updated_at=? WHERE id=?",
             (WAITING, until, reason, self._clock(), entry_id),
         )
 
     def mark_failed(self, entry_id: int, reason: str) -> None:
-        self._write(
+        self._update(
             "UPDATE outbox SET state=?, reason=?, updated_at=? WHERE id=?",
             (FAILED, reason, self._clock(), entry_id),
         )
 
-    def entries(self, limit: int = 50) -> list[Entry]:
-        """Newest first."""
-        return self._select("ORDER BY id DESC LIMIT ?", (limit,))
+    def entries(self, limit: int = 50, destination: Destination | None = None) -> list[Entry]:
+        """Newest first (of one destination, or of all)."""
+        where, args = _for(destination)
+        return self._select(f"WHERE 1{where} ORDER BY id DESC LIMIT ?", (*args, limit))
+
+    def confirmation(self, confirmation_id: int) -> list[Entry]:
+        """Every destination's row of one confirmed text, in the order they were added."""
+        return self._select("WHERE confirmation=? ORDER BY id", (confirmation_id,))
 
     def counts(self) -> dict[str, int]:
-        """How many entries are in each state, over the whole outbox."""
+        """How many rows are in each state, over the whole outbox."""
         with self._lock:
             rows = self._db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()
         return {state: count for state, count in rows}
@@ -204,11 +332,32 @@ class Outbox:
         rows = self._select("WHERE id=?", (entry_id,))
         return rows[0] if rows else None
 
-    def _select(self, where: str, args: tuple) -> list[Entry]:
+    def _select(self, where: str, args: Iterable[object]) -> list[Entry]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, text, confirmed_by, state, created_at, updated_at, attempts, "
-                f"next_attempt_at, post_id, reason FROM outbox {where}",
-                args,
-            ).fetchall()
-        return [Entry(*row) for row in rows]
+            cursor = self._db.execute(f"SELECT {_COLUMNS} FROM outbox {where}", tuple(args))
+            rows = cursor.fetchall()
+        return [_entry(row) for row in rows]
+
+
+def _for(destination: Destination | None) -> tuple[str, tuple[str, ...]]:
+    """An extra WHERE condition limiting rows to one destination (none: every one)."""
+    return ("", ()) if destination is None else (" AND destination=?", (str(destination),))
+
+
+def _entry(row: tuple) -> Entry:
+    (entry_id, text, confirmed_by, state, created, updated, attempts, next_at, post_id, reason,
+     destination, confirmation) = row  # fmt: skip
+    return Entry(
+        entry_id,
+        text,
+        confirmed_by,
+        EntryState(state),
+        created,
+        updated,
+        attempts,
+        next_at,
+        post_id,
+        reason,
+        Destination(destination),
+        confirmation,
+    )

@@ -1,4 +1,8 @@
-"""The poster thread: sends outbox entries to X, one at a time, never blocking speech."""
+"""A poster thread: sends one destination's outbox rows, one at a time, never blocking speech.
+
+The daemon runs one per enabled destination; each works only its own rows, so a hang,
+an outage, a 429 or a refusal on one never holds up or repeats another.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.core.backoff import backoff_seconds
-from appliance.core.events import DeleteResult, PostResult, PostStatus
+from appliance.core.events import DeleteResult, PostResult, PostsSettled, PostStatus
 from appliance.loops import Wakeup
+from appliance.posting.client import Client
 from appliance.posting.outbox import Entry, Outbox
 from appliance.posting.outcome import Outcome, PostOutcome
 
@@ -25,78 +30,107 @@ DELETE_ATTEMPTS = 5  # a "delete that" is retried this often on network errors a
 
 @dataclass
 class _Delete:
+    entry_id: int
     post_id: str
+    confirmation: int
     attempts: int = 0
     due_at: float = 0.0  # unix seconds
 
 
 class Poster:
-    """Takes due entries from the outbox and sends them with `send`; deletes with `delete`."""
+    """Takes the destination's due rows from the outbox and posts them with `client`."""
 
     def __init__(
         self,
         outbox: Outbox,
-        send: Callable[[str], PostOutcome],
+        client: Client,
         emit: Callable[[object], None],
         *,
-        delete: Callable[[str], PostOutcome] | None = None,
-        find_post: Callable[[str, float], str] | None = None,
-        abort: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         retry_first_seconds: float = 2.0,
         retry_max_seconds: float = 300.0,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self._outbox = outbox
-        self._send = send
-        self._delete = delete
-        # (text, since unix seconds) -> X's id of our post with that text, or "".
-        self._find_post = find_post
-        self._abort = abort  # cuts off a request under way, so that a stop is prompt
+        self._client = client
+        self.destination = client.destination
+        self._label = client.destination.label
         self._emit = emit
-        self._clock = clock
+        self._clock = clock  # unix seconds: due times are kept in the outbox
+        self._monotonic = monotonic  # the daemon's, which it compares last_progress_at with
         self._retry_first_seconds = retry_first_seconds
         self._retry_max_seconds = retry_max_seconds
         self._wakeup = Wakeup()
         self._deletes: collections.deque[_Delete] = collections.deque()
-        self.last_progress_at = time.monotonic()
+        # Rows "delete that" reached while their request was under way: entry id ->
+        # confirmation. Deleted once posted, dropped if they would wait for a retry.
+        self._undo_when_sent: dict[int, int] = {}
+        self._undo_lock = threading.Lock()
+        self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
+        self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
+        # A row of ours waits for a retry (a problem is shown for it) as far as we know.
+        self._is_held_up = False
+        self.last_progress_at = monotonic()
 
     def wake(self) -> None:
         """Something was added: look at the outbox now."""
         self._wakeup.wake()
 
-    def request_delete(self, post_id: str) -> None:
-        """Delete `post_id` from X (on the poster thread; the caller never waits)."""
-        self._deletes.append(_Delete(post_id))
+    def request_delete(self, entry_id: int, post_id: str, confirmation: int = 0) -> None:
+        """Delete the row's post `post_id` (on the poster thread; the caller never waits)."""
+        self._deletes.append(_Delete(entry_id, post_id, confirmation or entry_id))
         self._wakeup.wake()
 
+    def request_delete_when_sent(self, entry_id: int, confirmation: int) -> None:
+        """ "Delete that" for a row being sent right now (called from the main loop)."""
+        with self._undo_lock:
+            self._undo_when_sent[entry_id] = confirmation
+
+    def _undo_requested(self, entry_id: int) -> int | None:
+        """The confirmation whose deletion waits for this row, if any (asked once)."""
+        with self._undo_lock:
+            return self._undo_when_sent.pop(entry_id, None)
+
     def run(self, stop: threading.Event) -> None:
-        # On stop, a request to X under way is cut off (only another thread can end it).
-        self._wakeup.stop_with(stop, "poster", also=self._abort)
+        # On stop, a request under way is cut off (only another thread can end it).
+        self._wakeup.stop_with(stop, f"poster-{self.destination}", also=self._client.abort)
         self.recover()
+        if self._on_start is not None:
+            self._on_start()
         while not stop.is_set():
-            self.last_progress_at = time.monotonic()
+            self.last_progress_at = self._monotonic()
             if self.delete_due() or self.send_next():
                 continue
+            self.report_settled()
             self._wait(stop)
 
     def recover(self) -> None:
-        """After a crash or power cut: entries caught in 'sending' are sent again."""
-        recovered = self._outbox.recover()
+        """After a crash or power cut: this destination's rows caught in 'sending' go again."""
+        recovered = self._outbox.recover(self.destination)
         if recovered:
             log.warning(
-                "%d post(s) were being sent when the daemon stopped; sending them again",
+                "%d post(s) were being sent to %s when the daemon stopped; sending them again",
                 recovered,
-                extra={"APPLIANCE_EVENT": "outbox_recovered"},
+                self._label,
+                extra=self._fields("outbox_recovered"),
             )
 
     def send_next(self) -> bool:
-        """Send the oldest due entry, if any; True if one was handled."""
-        entry = self._outbox.next_due()
+        """Send the destination's oldest due row, if any; True if one was handled."""
+        entry = self._outbox.next_due(self.destination)
         if entry is None:
             return False
         if self._outbox.mark_sending(entry.id):  # False: dropped by `appliance outbox drop`
             self._send_entry(entry)
         return True
+
+    def report_settled(self) -> None:
+        """Once a destination held up by waiting rows has nothing left to send (sent, failed
+        or dropped by `appliance outbox drop`), say so: the problem shown for them ends."""
+        if self._is_held_up and self._outbox.unfinished(self.destination) == 0:
+            self._is_held_up = False
+            self._emit(PostsSettled(self.destination))
 
     def delete_due(self) -> bool:
         """Carry out one due "delete that", if any; True if one was handled."""
@@ -110,58 +144,107 @@ class Poster:
 
     def _wait(self, stop: threading.Event) -> None:
         due = [d.due_at for d in self._deletes]
-        waiting = self._outbox.next_attempt_at()
+        waiting = self._outbox.next_attempt_at(self.destination)
         if waiting is not None:
             due.append(waiting)
+            self._is_held_up = True  # also for rows left waiting before a restart
         timeout = IDLE_POLL_SECONDS if not due else min(due) - self._clock()
         self._wakeup.wait(max(0.05, min(IDLE_POLL_SECONDS, timeout)))
 
+    def _fields(self, event: str, entry_id: int | None = None, **more: object) -> dict:
+        fields: dict[str, object] = {"APPLIANCE_EVENT": event, "DESTINATION": self.destination}
+        if entry_id is not None:
+            fields["OUTBOX_ID"] = entry_id
+        return {**fields, **more}
+
     def _send_entry(self, entry: Entry) -> None:
-        outcome = self._send(entry.text)
+        outcome = self._client.post(entry.text, self._outbox.key_for(entry.id))
         attempts = entry.attempts + 1
-        if outcome.kind == Outcome.POSTED:
+        if outcome.kind == Outcome.POSTED and not outcome.is_duplicate:
             self._posted(entry, outcome.post_id, "")
         elif outcome.is_duplicate and (attempts > 1 or entry.reason):
-            # An earlier attempt reached X but its answer was lost: it is posted. X's
-            # answer has no id, so look the post up: "delete that" needs it.
-            post_id = outcome.post_id
-            if not post_id and self._find_post is not None:
-                post_id = self._find_post(entry.text, entry.created_at)
-            self._posted(entry, post_id, "X already had it (earlier attempt)")
+            # An earlier attempt reached the destination but its answer was lost: it is
+            # posted. X's answer has no id, so look the post up: "delete that" needs it.
+            post_id = outcome.post_id or self._client.find_post(entry.text, entry.created_at)
+            self._posted(entry, post_id, f"{self._label} already had it (earlier attempt)")
+        elif outcome.kind == Outcome.POSTED:  # the destination's own duplicate check said so
+            self._posted(entry, outcome.post_id, f"{self._label} already had it")
         elif outcome.kind == Outcome.RETRY:
             self._retry_later(entry, attempts, outcome)
         else:
+            self._undo_requested(entry.id)  # nothing was posted: nothing to delete
             self._outbox.mark_failed(entry.id, outcome.detail)
             log.error(
-                "Post %d failed: %s",
+                "Post %d to %s failed: %s",
                 entry.id,
+                self._label,
                 outcome.detail,
-                extra={"APPLIANCE_EVENT": "post_failed", "OUTBOX_ID": entry.id},
+                extra=self._fields("post_failed", entry.id),
             )
             self._emit(
-                PostResult(entry.id, PostStatus.FAILED, "", outcome.detail, outcome.needs_user)
+                PostResult(
+                    entry.id,
+                    PostStatus.FAILED,
+                    "",
+                    outcome.detail,
+                    outcome.needs_user,
+                    destination=self.destination,
+                    confirmation=entry.confirmation,
+                )
             )
 
     def _posted(self, entry: Entry, post_id: str, note: str) -> None:
         self._outbox.mark_posted(entry.id, post_id, note)
+        undo = self._undo_requested(entry.id)
+        if undo is not None and post_id:
+            self.request_delete(entry.id, post_id, undo)  # "delete that" came mid-request
         log.info(
-            "Posted “%s” as %s",
+            "Posted “%s” to %s as %s",
             entry.text,
+            self._label,
             post_id or "(id unknown)",
-            extra={"APPLIANCE_EVENT": "posted", "POST_ID": post_id, "OUTBOX_ID": entry.id},
+            extra=self._fields("posted", entry.id, POST_ID=post_id),
         )
-        self._emit(PostResult(entry.id, PostStatus.POSTED, post_id))
+        self._emit(
+            PostResult(
+                entry.id,
+                PostStatus.POSTED,
+                post_id,
+                destination=self.destination,
+                confirmation=entry.confirmation,
+            )
+        )
 
     def _retry_later(self, entry: Entry, attempts: int, outcome: PostOutcome) -> None:
+        undo = self._undo_requested(entry.id)
+        if undo is not None:
+            # "Delete that" came while this attempt was under way: never try again. A
+            # lost answer may have posted it after all: then it is deleted like the rest.
+            post_id = self._client.find_post(entry.text, entry.created_at)
+            if post_id:
+                self.request_delete_when_sent(entry.id, undo)
+                self._posted(entry, post_id, f"{self._label} had it (its answer was lost)")
+                return
+            self._outbox.mark_waiting(entry.id, self._clock(), outcome.detail)  # droppable
+            self._outbox.drop(entry.id, "deleted before it went out (“delete that”)")
+            log.info(
+                "Post %d will not be sent to %s (“delete that”)",
+                entry.id,
+                self._label,
+                extra=self._fields("dropped", entry.id),
+            )
+            return
         delay = self._delay(attempts, outcome)
         self._outbox.mark_waiting(entry.id, self._clock() + delay, outcome.detail)
+        self._is_held_up = True
         detail = f"{outcome.detail}; retrying in {delay:.0f} s"
         event = "x_out_of_credits" if outcome.is_out_of_credits else "post_retrying"
         log.warning(
-            "Post %d not sent yet: %s",
+            "Post %d to %s not sent yet: %s",
             entry.id,
+            self._label,
             detail,
-            extra={"APPLIANCE_EVENT": event, "OUTBOX_ID": entry.id},
+            extra=self._fields(event, entry.id),
         )
         self._emit(
             PostResult(
@@ -171,12 +254,14 @@ class Poster:
                 detail,
                 is_rate_limited=outcome.is_rate_limited,
                 is_out_of_credits=outcome.is_out_of_credits,
+                destination=self.destination,
+                confirmation=entry.confirmation,
             )
         )
 
     def _delay(self, attempts: int, outcome: PostOutcome) -> float:
         if outcome.retry_after_seconds is not None:
-            return outcome.retry_after_seconds  # X's own reset time (429)
+            return outcome.retry_after_seconds  # the destination's own reset time (429)
         return max(
             1.0,
             backoff_seconds(
@@ -187,22 +272,28 @@ class Poster:
         )
 
     def _delete_post(self, request: _Delete) -> None:
-        if self._delete is None:
-            outcome = PostOutcome(Outcome.FAILED, detail="deleting is not possible in this mode")
-        else:
-            outcome = self._delete(request.post_id)
+        outcome = self._client.delete(request.post_id)
         request.attempts += 1
         if outcome.kind == Outcome.RETRY and request.attempts < DELETE_ATTEMPTS:
             request.due_at = self._clock() + self._delay(request.attempts, outcome)
             self._deletes.append(request)
             log.warning(
-                "Deleting post %s: %s; trying again",
+                "Deleting post %s from %s: %s; trying again",
                 request.post_id,
+                self._label,
                 outcome.detail,
-                extra={"APPLIANCE_EVENT": "delete_retrying", "POST_ID": request.post_id},
+                extra=self._fields("delete_retrying", request.entry_id, POST_ID=request.post_id),
             )
             return
         is_deleted = outcome.kind == Outcome.DELETED
         if is_deleted:
-            self._outbox.mark_deleted(request.post_id)
-        self._emit(DeleteResult(request.post_id, is_deleted, outcome.detail))
+            self._outbox.mark_deleted(request.entry_id)
+        self._emit(
+            DeleteResult(
+                request.post_id,
+                is_deleted,
+                outcome.detail,
+                destination=self.destination,
+                confirmation=request.confirmation,
+            )
+        )

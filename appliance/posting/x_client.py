@@ -11,7 +11,8 @@ import requests
 import tweepy
 
 from appliance.core import x_links
-from appliance.posting.outcome import Outcome, PostOutcome
+from appliance.core.destinations import Destination
+from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
 from appliance.posting.x_keys import X_KEYS
 from appliance.posting.x_transport import RedirectingSession, RequestAbandoned
 
@@ -114,6 +115,8 @@ def outcome_for_status(
 class XPoster:
     """Posts and deletes through a tweepy client; every answer becomes a PostOutcome."""
 
+    destination = Destination.X
+
     def __init__(self, client: tweepy.Client, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._clock = clock  # unix seconds, as X's reset headers are
@@ -157,7 +160,19 @@ class XPoster:
                 return str(getattr(post, "id", ""))
         return ""
 
-    def post(self, text: str) -> PostOutcome:
+    def check_account(self) -> AccountCheck:
+        """GET /2/users/me: the keys work (doctor has its own, more detailed X check)."""
+        try:
+            me = self._client.get_me(user_auth=True)
+        except Exception as error:  # noqa: BLE001 - every answer becomes a check result
+            outcome = self._redacted(self._outcome_for(error))
+            return AccountCheck(False, outcome.detail, outcome.needs_user)
+        username = getattr(getattr(me, "data", None), "username", "?")
+        return AccountCheck(True, f"signed in as @{username}")
+
+    def post(self, text: str, key: str = "") -> PostOutcome:
+        # X has no idempotency key: a retry after a lost answer meets X's "duplicate"
+        # refusal instead, which the poster counts as posted (`key` is unused).
         try:
             response = self._client.create_tweet(text=text, user_auth=True)
         except Exception as error:  # the daemon must survive whatever happens here

@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance.core.destinations import Destination
 from appliance.core.post_text import OverLength
 from appliance.devices.leds import Layout
 from appliance.devices.pin_factories import PIN_FACTORIES
 from appliance.errors import ConfigError
-from appliance.posting.x_keys import X_KEYS
+from appliance.posting.x_keys import DESTINATION_KEYS, X_KEYS  # noqa: F401 - re-exported
 from appliance.speech.settings import ASSEMBLYAI_KEY, MODELS, AssemblyAISettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
@@ -34,11 +35,33 @@ class AudioSettings:
 class XSettings:
     """Posting to X."""
 
+    enabled: bool = True  # every configuration before Bluesky and Mastodon posted to X
     api_url: str = "https://api.twitter.com"
     dry_run: bool = False
     request_timeout_seconds: float = 10.0
     retry_max_seconds: float = 300.0
     over_length: OverLength = OverLength.SHORTEN  # for a text over 280 (X's count)
+
+
+@dataclass(frozen=True)
+class BlueskySettings:
+    """Posting to Bluesky (AT Protocol) with an app password (file bluesky_app_password)."""
+
+    enabled: bool = False
+    service_url: str = "https://bsky.social"  # the account's PDS, or its entryway
+    handle: str = ""  # e.g. "me.bsky.social"
+    request_timeout_seconds: float = 10.0
+    retry_max_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class MastodonSettings:
+    """Posting to a Mastodon instance with an access token (file mastodon_access_token)."""
+
+    enabled: bool = False
+    api_base_url: str = ""  # the instance, e.g. "https://mastodon.social"
+    request_timeout_seconds: float = 10.0
+    retry_max_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,8 @@ class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     assemblyai: AssemblyAISettings = field(default_factory=AssemblyAISettings)
     x: XSettings = field(default_factory=XSettings)
+    bluesky: BlueskySettings = field(default_factory=BlueskySettings)
+    mastodon: MastodonSettings = field(default_factory=MastodonSettings)
     gpio: GpioSettings = field(default_factory=GpioSettings)
     confirm: ConfirmSettings = field(default_factory=ConfirmSettings)
     state: StateSettings = field(default_factory=StateSettings)
@@ -114,6 +139,16 @@ class Settings:
     credentials: CredentialsSettings = field(default_factory=CredentialsSettings)
     log: LogSettings = field(default_factory=LogSettings)
     path: str = "(defaults)"  # the file these came from, for messages
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        """The enabled destinations, in a fixed order (X, Bluesky, Mastodon)."""
+        enabled = {
+            Destination.X: self.x.enabled,
+            Destination.BLUESKY: self.bluesky.enabled,
+            Destination.MASTODON: self.mastodon.enabled,
+        }
+        return tuple(destination for destination, is_on in enabled.items() if is_on)
 
 
 # Choices that are not an enum; a field typed with an enum (session, over_length,
@@ -126,6 +161,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 _URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "assemblyai.url": ("ws://", "wss://"),
     "x.api_url": ("http://", "https://"),
+    "bluesky.service_url": ("http://", "https://"),
+    "mastodon.api_base_url": ("http://", "https://"),
 }
 
 
@@ -145,6 +182,10 @@ _POSITIVE = {
     "assemblyai.rotate_after_seconds",
     "x.request_timeout_seconds",
     "x.retry_max_seconds",
+    "bluesky.request_timeout_seconds",
+    "bluesky.retry_max_seconds",
+    "mastodon.request_timeout_seconds",
+    "mastodon.retry_max_seconds",
     "gpio.hold_seconds",
     "gpio.long_hold_seconds",
     "confirm.candidate_window_seconds",
@@ -198,7 +239,29 @@ def settings_from_dict(document: Mapping[str, object], where: str = "(dict)") ->
             raise ConfigError(where, name, "a table, like [" + name + "]")
         section_type = typing.get_type_hints(Settings)[name]
         values[name] = _section(section_type, name, table, where)
-    return Settings(**values, path=where)  # type: ignore[arg-type]
+    settings = Settings(**values, path=where)  # type: ignore[arg-type]
+    _check_destinations(settings, where)
+    return settings
+
+
+def _check_destinations(settings: Settings, where: str) -> None:
+    """At least one destination, and what each enabled one cannot do without."""
+    if not settings.destinations:
+        raise ConfigError(
+            where,
+            "x.enabled",
+            "at least one destination enabled: [x], [bluesky] or [mastodon] enabled = true",
+        )
+    if settings.bluesky.enabled and not settings.bluesky.handle:
+        raise ConfigError(
+            where, "bluesky.handle", 'your Bluesky handle (e.g. "me.bsky.social") to post there'
+        )
+    if settings.mastodon.enabled and not settings.mastodon.api_base_url:
+        raise ConfigError(
+            where,
+            "mastodon.api_base_url",
+            'your instance\'s address (e.g. "https://mastodon.social") to post there',
+        )
 
 
 def _section(section_type: type, name: str, table: dict, where: str) -> object:
@@ -270,7 +333,7 @@ def _check_text(dotted: str, value: str, where: str) -> str:
         raise ConfigError(where, dotted, f"valid text, not {_short(value)}") from None
     if dotted in _CHOICES and value not in _CHOICES[dotted]:
         raise _not_one_of(list(_CHOICES[dotted]), dotted, value, where)
-    if dotted in _URL_SCHEMES:
+    if dotted in _URL_SCHEMES and (value or dotted != "mastodon.api_base_url"):
         _check_url(dotted, value, where)
     if dotted in _PATHS and not value:
         raise ConfigError(where, dotted, "a non-empty string")
@@ -303,7 +366,14 @@ def _short(value: object) -> str:
 
 # ---- credentials ---------------------------------------------------------------
 
-# The key names: ASSEMBLYAI_KEY (speech/settings.py) and X_KEYS (posting/x_keys.py).
+# The key names: ASSEMBLYAI_KEY (speech/settings.py) and each destination's
+# (DESTINATION_KEYS, posting/x_keys.py).
+
+
+# The value systemd passes for a destination's key whose file does not exist: the unit's
+# SetCredential= default beside its LoadCredential= (systemd.exec(5): with a default set,
+# a file that cannot be read is not fatal; an empty default is rejected). Read as missing.
+CREDENTIAL_NOT_SET = "appliance-credential-not-set"
 
 
 @dataclass(frozen=True)
@@ -336,6 +406,8 @@ def load_credentials(
         path = directory / name
         try:
             value = path.read_text(encoding="utf-8").strip()
+            if value == CREDENTIAL_NOT_SET:
+                raise FileNotFoundError(path)
         except FileNotFoundError:
             raise ConfigError(
                 str(path), name, "a file holding this key (see README, 'Keys'); it does not exist"
@@ -356,5 +428,9 @@ def load_credentials(
 
 
 def needed_credentials(settings: Settings) -> tuple[str, ...]:
-    """The keys this configuration needs: X's are not needed in dry-run mode."""
-    return (ASSEMBLYAI_KEY,) + (() if settings.x.dry_run else X_KEYS)
+    """The keys this configuration needs: each enabled destination's (X's not in dry-run mode)."""
+    names = [ASSEMBLYAI_KEY]
+    for destination in settings.destinations:
+        if destination != Destination.X or not settings.x.dry_run:
+            names += DESTINATION_KEYS[destination]
+    return tuple(names)

@@ -61,6 +61,17 @@ def status_reply(
         "outbox": dict(sorted(outbox_counts.items())),
         "posts_in_flight": state.posts_in_flight,
         "last_post_id": state.last_post_id,
+        "destinations": [
+            {
+                "destination": str(status.destination),
+                "in_flight": status.in_flight,
+                "problem": status.problem,
+                "needs_user": status.needs_user,
+                "is_rate_limited": status.is_rate_limited,
+                "is_out_of_credits": status.is_out_of_credits,
+            }
+            for status in state.destinations
+        ],
     }
 
 
@@ -88,6 +99,10 @@ def format_status(reply: dict[str, Any]) -> str:
         "Outbox:     "
         + (", ".join(f"{count} {name}" for name, count in outbox.items()) or "empty"),
     ]
+    for status in reply.get("destinations") or []:  # each one's problem, none hiding another
+        trouble = status.get("needs_user") or status.get("problem")
+        if trouble:
+            lines.append(f"{str(status.get('destination', '')).capitalize() + ':':<12}{trouble}")
     if reply.get("last_post_id"):
         lines.append(f"Last post:  {reply['last_post_id']}")
     return "\n".join(lines) + "\n"

@@ -29,11 +29,21 @@ from appliance.core.events import (
 )
 from appliance.devices.microphone import CaptureLoop
 from appliance.errors import DaemonFailed
-from appliance.posting.poster import Poster
 from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
 from appliance.service.control import ControlCall, ControlError, ControlServer
 from appliance.service.control_replies import event_for, outcome_reply, status_reply
-from appliance.service.daemon_parts import open_outbox, open_panel, sender
+from appliance.service.daemon_parts import (
+    LengthLimit,
+    delete_everywhere,
+    destinations_summary,
+    make_posters,
+    open_outbox,
+    open_panel,
+    queued_for,
+    request_timeout_seconds,
+    with_length_limit,
+)
+from appliance.service.destinations import make_clients
 from appliance.service.supervised import Supervised
 from appliance.service.systemd import Notifier
 from appliance.speech.link import SpeechLink
@@ -79,20 +89,13 @@ class Daemon:
             grace_seconds=settings.confirm.grace_seconds,
             delete_window_seconds=settings.confirm.delete_window_seconds,
             over_length=settings.x.over_length,
+            destinations=settings.destinations,
         )
         clock = parts.clock
         self.outbox = open_outbox(settings, clock.wall)
-        send, delete, x_poster = sender(settings, credentials, clock.wall)
-        self.poster = Poster(
-            self.outbox,
-            send,
-            self.events.put,
-            delete=delete,
-            find_post=x_poster.find_post if x_poster else None,
-            abort=x_poster.abort if x_poster else None,
-            clock=clock.wall,  # due times are kept in the outbox
-            retry_max_seconds=settings.x.retry_max_seconds,
-        )
+        # One poster thread per enabled destination, each working only its own rows.
+        clients = make_clients(settings, credentials, clock)
+        self.posters = make_posters(settings, clients, self.outbox, self.events.put, clock)
         self.link = SpeechLink(
             url=settings.assemblyai.url,
             api_key=credentials[ASSEMBLYAI_KEY],
@@ -130,7 +133,10 @@ class Daemon:
         self.workers = [
             Supervised("microphone", self.microphone.run, stop, clock=self.parts.clock.monotonic),
             Supervised("speech-link", self.link.run, stop, clock=self.parts.clock.monotonic),
-            Supervised("poster", self.poster.run, stop, clock=self.parts.clock.monotonic),
+            *(
+                Supervised(f"poster-{d}", poster.run, stop, clock=self.parts.clock.monotonic)
+                for d, poster in self.posters.items()
+            ),
         ]
         notifier = self.parts.notifier
         failure: Exception | None = None
@@ -169,10 +175,10 @@ class Daemon:
         self.panel.show(Pattern.STARTING)
         self.parts.notifier.ready()
         log.info(
-            "Started: microphone %s, speech %s, X %s",
+            "Started: microphone %s, speech %s, %s",
             self.settings.audio.device,
             self.settings.assemblyai.url,
-            "dry run" if self.settings.x.dry_run else self.settings.x.api_url,
+            destinations_summary(self.settings),
             extra={"APPLIANCE_EVENT": "started"},
         )
         self._loop(stop)
@@ -273,11 +279,14 @@ class Daemon:
         if isinstance(event, ControlCall):
             self._answer(event)
             return []
+        if isinstance(event, LengthLimit):
+            self.core_settings = with_length_limit(self.core_settings, event)
+            return []
         now = self.parts.clock.monotonic()
         self.state, effects = core.step(self.state, event, now, self.core_settings)  # type: ignore[arg-type]
         for effect in effects:
             if isinstance(effect, DeletePost):
-                self.poster.request_delete(effect.post_id)  # the poster thread talks to X
+                delete_everywhere(self.outbox, self.posters, effect.confirmation)
             elif isinstance(effect, QueuePost):
                 self._held.append(effect)  # stays here until the outbox has it
                 self._store_held()
@@ -300,16 +309,19 @@ class Daemon:
         while self._held:
             post = self._held[0]
             try:
-                entry_id = self.outbox.add(post.text, post.confirmed_by)
+                texts = post.destination_texts()
+                entry_id = self.outbox.add(post.text, post.confirmed_by, texts)
             except (sqlite3.Error, OSError) as error:
                 self._store_failed(error, final)
                 return
             self._held.pop(0)
-            self.poster.wake()
+            for destination in texts:
+                self.posters[destination].wake()
             log.info(
-                "Queued post %d: “%s”",
+                "Queued post %d: “%s”%s",
                 entry_id,
                 post.text,
+                queued_for(texts, self.settings),
                 extra={"APPLIANCE_EVENT": "queued", "OUTBOX_ID": entry_id},
             )
         if self._store_problem:
@@ -347,12 +359,16 @@ class Daemon:
         self.events.put(StorageState(False, problem, len(self._held)))
 
     def _making_progress(self) -> bool:
-        """True while the microphone, the speech link and the poster are alive or restarting."""
+        """True while the microphone, the speech link and every poster are alive or restarting."""
         now = self.parts.clock.monotonic()
-        latest = [part.last_progress_at for part in (self.microphone, self.link, self.poster)]
+        latest = [self.microphone.last_progress_at, self.link.last_progress_at]
+        latest += [poster.last_progress_at for poster in self.posters.values()]
         for index, worker in enumerate(self.workers):  # in the same order, once running
             latest[index] = max(latest[index], worker.last_progress_at)
-        # The poster may rightly spend one X request's whole deadline without progress.
-        poster_stuck_after = max(STUCK_AFTER_SECONDS, self.settings.x.request_timeout_seconds + 5)
-        limits = (STUCK_AFTER_SECONDS, STUCK_AFTER_SECONDS, poster_stuck_after)
+        # A poster may rightly spend one request's whole deadline without progress.
+        limits = [STUCK_AFTER_SECONDS, STUCK_AFTER_SECONDS]
+        limits += [
+            max(STUCK_AFTER_SECONDS, request_timeout_seconds(self.settings, d) + 5)
+            for d in self.posters
+        ]
         return all(now - at < limit for at, limit in zip(latest, limits, strict=True))

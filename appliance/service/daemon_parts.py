@@ -1,28 +1,33 @@
-"""The daemon's parts built from the settings: the outbox, the panel, and how to post."""
+"""The daemon's parts built from the settings: the outbox, the panel, one poster per destination."""
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from appliance.clock import Clock
+from appliance.core import lengths
+from appliance.core.destinations import Destination
 from appliance.core.events import (
     ButtonPressed,
     DiscardRequested,
     MuteChanged,
     MuteToggled,
 )
+from appliance.core.state import CoreSettings
 from appliance.devices.panel import Panel, led_pins_for
 from appliance.errors import ConfigError, StorageError
+from appliance.posting.client import Client
 from appliance.posting.outbox import FILE_NAME as OUTBOX_FILE_NAME
-from appliance.posting.outbox import Outbox
-from appliance.posting.outcome import Outcome, PostOutcome
-from appliance.posting.x_client import XCredentials, XPoster, make_client
-from appliance.service.config import Credentials, Settings
+from appliance.posting.outbox import Entry, EntryState, Outbox
+from appliance.posting.poster import Poster
+from appliance.service.config import Settings
+from appliance.service.destinations import limit_reader
 
 log = logging.getLogger(__name__)
 
@@ -78,27 +83,136 @@ def open_panel(
         ) from None
 
 
-def sender(
-    settings: Settings, credentials: Credentials, wall_clock: Callable[[], float]
-) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], XPoster | None]:
-    """How to post and how to delete: through X (and its client), or only logged in dry-run mode."""
-    if settings.x.dry_run:
-        counter = iter(range(1, 1 << 62))
+@dataclass(frozen=True)
+class LengthLimit:
+    """A destination's own length limit, learnt after start (Mastodon's instance limit)."""
 
-        def dry_run(text: str) -> PostOutcome:
-            post_id = f"dry-run-{os.getpid()}-{next(counter)}"
-            log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
-            return PostOutcome(kind=Outcome.POSTED, post_id=post_id)
+    destination: Destination
+    max_length: int
 
-        def dry_run_delete(post_id: str) -> PostOutcome:
-            log.info("Dry run: would delete %s", post_id, extra={"APPLIANCE_EVENT": "dry_run"})
-            return PostOutcome(kind=Outcome.DELETED, post_id=post_id)
 
-        return dry_run, dry_run_delete, None
-    client = make_client(
-        settings.x.api_url,
-        XCredentials.from_files(credentials.values),
-        settings.x.request_timeout_seconds,
-    )
-    poster = XPoster(client, clock=wall_clock)
-    return poster.post, poster.delete, poster
+def with_length_limit(settings: CoreSettings, event: LengthLimit) -> CoreSettings:
+    limits = dict(settings.max_lengths)
+    limits[event.destination] = event.max_length
+    return replace(settings, max_lengths=tuple(limits.items()))
+
+
+def request_timeout_seconds(settings: Settings, destination: Destination) -> float:
+    """One request's whole deadline for the destination, from its section."""
+    return _section(settings, destination).request_timeout_seconds
+
+
+def _section(settings: Settings, destination: Destination) -> Any:
+    return {
+        Destination.X: settings.x,
+        Destination.BLUESKY: settings.bluesky,
+        Destination.MASTODON: settings.mastodon,
+    }[destination]
+
+
+def make_posters(
+    settings: Settings,
+    clients: Mapping[Destination, Client],
+    outbox: Outbox,
+    emit: Callable[[object], None],
+    clock: Clock,
+) -> dict[Destination, Poster]:
+    """One poster per client, in the order of the settings' destinations."""
+    posters = {}
+    for destination, client in clients.items():
+        reader = limit_reader(client)
+        posters[destination] = Poster(
+            outbox,
+            client,
+            emit,
+            clock=clock.wall,  # due times are kept in the outbox
+            monotonic=clock.monotonic,
+            retry_max_seconds=_section(settings, destination).retry_max_seconds,
+            on_start=None if reader is None else _limit_learner(destination, reader, emit),
+        )
+    return posters
+
+
+def _limit_learner(
+    destination: Destination, reader: Callable[[], int], emit: Callable[[object], None]
+) -> Callable[[], None]:
+    def learn() -> None:
+        # On the poster's own thread: a network call, never before READY nor on the main loop.
+        try:
+            limit = int(reader())
+        except Exception as error:  # noqa: BLE001 - the default limit stays; posting goes on
+            log.warning(
+                "Could not learn %s's length limit (%s); keeping %d",
+                destination.label,
+                error,
+                lengths.max_length(destination),
+                extra={"APPLIANCE_EVENT": "length_limit", "DESTINATION": destination},
+            )
+            return
+        if limit > 0:
+            emit(LengthLimit(destination, limit))
+
+    return learn
+
+
+def delete_everywhere(
+    outbox: Outbox, posters: Mapping[Destination, Poster], confirmation: int
+) -> None:
+    """ "Delete that": each destination's poster deletes its row's post; rows not sent
+    yet are dropped, so the text never reaches the destinations it had not reached."""
+    try:
+        entries = outbox.confirmation(confirmation)
+        for entry in entries:
+            label, fields = entry.destination.label, _fields(entry)
+            if entry.state == EntryState.POSTED and not entry.post_id:
+                log.warning(
+                    "Post %d on %s has no known id (its answer was lost): delete it there",
+                    entry.id,
+                    label,
+                    extra={**fields, "APPLIANCE_EVENT": "delete_failed"},
+                )
+            elif entry.state == EntryState.POSTED and entry.destination in posters:
+                posters[entry.destination].request_delete(entry.id, entry.post_id, confirmation)
+            elif entry.state == EntryState.SENDING and entry.destination in posters:
+                posters[entry.destination].request_delete_when_sent(entry.id, confirmation)
+                log.info(
+                    "Post %d is being sent to %s right now: deleted there once it is sent",
+                    entry.id,
+                    label,
+                    extra={**fields, "APPLIANCE_EVENT": "delete_requested"},
+                )
+            elif outbox.drop(entry.id, "deleted before it went out (“delete that”)"):
+                log.info(
+                    "Post %d will not be sent to %s (“delete that”)",
+                    entry.id,
+                    label,
+                    extra={**fields, "APPLIANCE_EVENT": "dropped"},
+                )
+    except sqlite3.Error as error:
+        log.error(
+            "Cannot read the outbox to delete confirmation %d: %s",
+            confirmation,
+            error,
+            extra={"APPLIANCE_EVENT": "delete_failed"},
+        )
+
+
+def _fields(entry: Entry) -> dict[str, object]:
+    return {"OUTBOX_ID": entry.id, "DESTINATION": entry.destination}
+
+
+def destinations_summary(settings: Settings) -> str:
+    """For the "Started" line: where posts go, e.g. "X https://api.twitter.com, Bluesky …"."""
+    where = {
+        Destination.X: "dry run" if settings.x.dry_run else settings.x.api_url,
+        Destination.BLUESKY: f"{settings.bluesky.handle} at {settings.bluesky.service_url}",
+        Destination.MASTODON: settings.mastodon.api_base_url,
+    }
+    return ", ".join(f"{d.label} {where[d]}" for d in settings.destinations)
+
+
+def queued_for(texts: Mapping[Destination, str], settings: Settings) -> str:
+    """ " for X and Bluesky" when more than X alone (X-only lines read as they always did)."""
+    if list(texts) == [Destination.X]:
+        return ""
+    return " for " + " and ".join(d.label for d in texts)

@@ -9,13 +9,16 @@ import wave
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from appliance.core.audio import CHANNELS, SAMPLE_BYTES, SAMPLE_RATE_HZ
+from appliance.core.destinations import Destination
 from appliance.devices.panel import led_pins_for
+from appliance.posting.outbox import POSTED
 from appliance.service.daemon import Parts
 from appliance.service.systemd import EscapeControls, Notifier
 from appliance.tryout.demo_view import DemoView, watch_changes, watch_leds
-from appliance.tryout.sandbox import Sandbox
+from appliance.tryout.sandbox import Sandbox, available_destinations
 
 SENTENCE_TIMEOUT_SECONDS = 30.0
 PAUSE_SECONDS = 1.5
@@ -51,12 +54,20 @@ def run_demo(
     pieces = [] if device else recording()
     view = DemoView()
     overrides: dict[str, dict[str, object]] = {}
-    sandbox = Sandbox([line for line, _ in pieces], device=device, settings_overrides=overrides)
+    # X, and Bluesky and Mastodon where this build has their stand-ins: one sentence
+    # lands on each.
+    sandbox = Sandbox(
+        [line for line, _ in pieces],
+        device=device,
+        settings_overrides=overrides,
+        destinations=available_destinations(),
+    )
     if credentials_dir is not None:
         sandbox.use_real_assemblyai(credentials_dir)
     _quiet_logging(view)
     sandbox.start_standins()
-    view.say("demo", "Stand-ins: AssemblyAI at " + sandbox.speech.url + ", X at " + sandbox.x.url)
+    where = ", ".join(f"{d.label} at {standin.url}" for d, standin in _standins(sandbox).items())
+    view.say("demo", f"Stand-ins: AssemblyAI at {sandbox.speech.url}, {where}")
     daemon = sandbox.start_daemon(Parts(notifier=Notifier(send=_countdown(view))))
     pins = {
         name: sandbox.pin_factory.pin(pin)
@@ -65,7 +76,10 @@ def run_demo(
     watchers = [
         watch_leds(view, pins, daemon.panel),
         watch_changes("demo-partials", lambda: daemon.state.partial, _partial_shower(view)),
-        watch_changes("demo-posts", lambda: sandbox.x.posts, _post_shower(view)),
+        *(
+            watch_changes(f"demo-posts-{d}", _posts_of(standin), _post_shower(view, d.label))
+            for d, standin in _standins(sandbox).items()
+        ),
     ]
     try:
         ok = _direct(view, sandbox, pieces, stop) if pieces else True
@@ -107,11 +121,26 @@ def _direct(view: DemoView, box: Sandbox, pieces: list[tuple[str, bytes]], stop)
             box.press_button()
         if line.lower().startswith("tweet") or number == 1:
             expected_posts += 1
-            if not box.x.wait_for_posts(expected_posts, SENTENCE_TIMEOUT_SECONDS):
-                view.say("demo", "the post did not reach the X stand-in")
-                return False
+            for destination, standin in _standins(box).items():
+                if not standin.wait_for_posts(expected_posts, SENTENCE_TIMEOUT_SECONDS):
+                    view.say("demo", f"the post did not reach the {destination.label} stand-in")
+                    return False
     time.sleep(1.0)
-    return len(box.x.posts) == expected_posts
+    return all(len(s.posts) == expected_posts for s in _standins(box).values())
+
+
+def _standins(box: Sandbox) -> dict[Destination, Any]:
+    """Every destination's stand-in the sandbox runs, X's first."""
+    return {Destination.X: box.x, **box.standins}
+
+
+def _posts_of(standin: Any) -> Callable[[], list]:
+    return lambda: standin.posts
+
+
+def _post_id(post: Any) -> str:
+    """X's and Mastodon's posts have an id; a Bluesky record has its at:// URI."""
+    return str(getattr(post, "id", None) or getattr(post, "uri", ""))
 
 
 def _countdown(view: DemoView) -> Callable[[str], bool]:
@@ -147,25 +176,27 @@ def _partial_shower(view: DemoView) -> Callable[[str, str | None], None]:
     return show
 
 
-def _post_shower(view: DemoView) -> Callable[[list, list | None], None]:
+def _post_shower(view: DemoView, label: str) -> Callable[[list, list | None], None]:
     def show(posts: list, before: list | None) -> None:
         for post in posts[len(before or []) :]:
-            view.say("X stand-in", f"received post {post.id}: “{post.text}”")
+            view.say(f"{label} stand-in", f"received post {_post_id(post)}: “{post.text}”")
 
     return show
 
 
 def _summary(box: Sandbox) -> list[str]:
-    posts = box.x.posts
     sessions = box.speech.sessions
     billed = sum((s.closed_at or time.time()) - s.opened_at for s in sessions)
-    lines = [f"{len(posts)} post(s) landed on the X stand-in:"]
-    lines += [f"  {post.id}  “{post.text}”" for post in posts]
+    lines = []
+    for destination, standin in _standins(box).items():
+        posts = standin.posts
+        lines.append(f"{len(posts)} post(s) landed on the {destination.label} stand-in:")
+        lines += [f"  {_post_id(post)}  “{post.text}”" for post in posts]
     if box.daemon is not None:
         states = [entry.state for entry in box.daemon.outbox.entries()]
         lines.append(
             f"outbox: {len(states)} entr{'y' if len(states) == 1 else 'ies'}, "
-            f"{states.count('posted')} posted"
+            f"{states.count(POSTED)} posted"
         )
     lines.append(f"speech sessions: {len(sessions)}, billed {billed:.1f} s in all")
     return lines

@@ -1,4 +1,5 @@
-"""The real daemon wired to local stand-ins: a simulated microphone, GPIO, AssemblyAI and X.
+"""The real daemon wired to local stand-ins: a simulated microphone, GPIO, AssemblyAI, X, and
+Bluesky and Mastodon where this build has their stand-ins.
 
 Used by `appliance demo`, the end-to-end tests and the benchmarks. Nothing inside
 the daemon is replaced: the simulation sits only at the edges (an ALSA file-plugin
@@ -7,6 +8,7 @@ microphone fed in real time, gpiozero's MockFactory, stand-in servers on 127.0.0
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import secrets
@@ -15,15 +17,23 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from appliance.core.destinations import Destination
+from appliance.posting.x_keys import (
+    BLUESKY_APP_PASSWORD,
+    DESTINATION_KEYS,
+    MASTODON_ACCESS_TOKEN,
+    X_KEYS,
+)
 from appliance.service.config import (
     ASSEMBLYAI_KEY,
-    X_KEYS,
     AssemblyAISettings,
     load_credentials,
     load_settings,
+    needed_credentials,
 )
 from appliance.service.daemon import Daemon, Parts
 from appliance.tryout.simulated_mic import (
@@ -37,6 +47,33 @@ from appliance.tryout.standins.x_server import XStandin
 
 BUTTON_PIN = 17
 PRESS_SECONDS = 0.1
+# MERGE (issue 15): the Bluesky and Mastodon branches bring these stand-ins and the
+# clients (appliance/posting/bluesky_client.py, mastodon_client.py). Nothing to switch:
+# available_destinations() finds them, and the demo then posts to all three.
+OPTIONAL_STANDINS = {
+    Destination.BLUESKY: ("appliance.tryout.standins.bluesky_server", "BlueskyStandin"),
+    Destination.MASTODON: ("appliance.tryout.standins.mastodon_server", "MastodonStandin"),
+}
+_CLIENTS = {
+    Destination.BLUESKY: "appliance.posting.bluesky_client",
+    Destination.MASTODON: "appliance.posting.mastodon_client",
+}
+
+
+def _standin_class(destination: Destination) -> Any:
+    """The destination's stand-in class, or None when this build (or venv) cannot post there."""
+    module_name, class_name = OPTIONAL_STANDINS[destination]
+    try:
+        importlib.import_module(_CLIENTS[destination])  # its SDK too (an optional extra)
+        return getattr(importlib.import_module(module_name), class_name)
+    except ImportError:
+        return None
+
+
+def available_destinations() -> tuple[Destination, ...]:
+    """X, and each other destination whose stand-in and client (with its SDK) are here."""
+    extra = [d for d in OPTIONAL_STANDINS if _standin_class(d) is not None]
+    return (Destination.X, *extra)
 
 
 def write_config(path: Path, **sections: dict[str, object]) -> Path:
@@ -67,12 +104,14 @@ class Sandbox:
         directory: Path | None = None,
         settings_overrides: dict[str, dict[str, object]] | None = None,
         device: str | None = None,
+        destinations: Sequence[Destination] = (Destination.X,),
     ) -> None:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="appliance-")
         self.dir = Path(directory or self._tmp.name)  # type: ignore[union-attr]
         self.credentials_dir = self.dir / "credentials"
         self.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        keys = {name: secrets.token_urlsafe(24) for name in (ASSEMBLYAI_KEY, *X_KEYS)}
+        names = (ASSEMBLYAI_KEY, *(n for keys in DESTINATION_KEYS.values() for n in keys))
+        keys = {name: secrets.token_urlsafe(24) for name in names}
         for name, value in keys.items():
             (self.credentials_dir / name).write_text(value + "\n")
             (self.credentials_dir / name).chmod(0o600)
@@ -80,6 +119,18 @@ class Sandbox:
         self.speech = SpeechStandin(script=list(script), api_key=keys[ASSEMBLYAI_KEY])
         consumer_key, consumer_secret, token, token_secret = (keys[name] for name in X_KEYS)
         self.x = XStandin(consumer_key, consumer_secret, token, token_secret)
+        # The other destinations' stand-ins, by destination (X's is self.x, always there).
+        self.standins: dict[Destination, Any] = {}
+        for destination in destinations:
+            if destination == Destination.X:
+                continue
+            standin_class = _standin_class(destination)
+            if standin_class is None:
+                raise RuntimeError(f"this build has no {destination.label} stand-in")
+            if destination == Destination.BLUESKY:
+                self.standins[destination] = standin_class(app_password=keys[BLUESKY_APP_PASSWORD])
+            else:
+                self.standins[destination] = standin_class(access_token=keys[MASTODON_ACCESS_TOKEN])
         self.fifo = self.dir / "microphone.fifo"
         self.feeder: RealtimeFeeder | None = None
         self.device = device
@@ -100,6 +151,8 @@ class Sandbox:
     def start_standins(self) -> None:
         self.speech.start()
         self.x.start()
+        for standin in self.standins.values():
+            standin.start()
         if self.device is None:
             if not self.fifo.exists():
                 os.mkfifo(self.fifo)
@@ -121,6 +174,16 @@ class Sandbox:
             "control": {"socket": str(self.dir / "control.sock")},
             "credentials": {"dir": str(self.credentials_dir)},
         }
+        bluesky = self.standins.get(Destination.BLUESKY)
+        if bluesky is not None:
+            sections["bluesky"] = {
+                "enabled": True,
+                "service_url": bluesky.url,
+                "handle": bluesky.handle,
+            }
+        mastodon = self.standins.get(Destination.MASTODON)
+        if mastodon is not None:
+            sections["mastodon"] = {"enabled": True, "api_base_url": mastodon.url}
         for table, values in self.overrides.items():
             sections.setdefault(table, {}).update(values)
         return sections
@@ -129,9 +192,7 @@ class Sandbox:
         write_config(self.config_path, **self.sections())
         settings = load_settings(self.config_path)
         environ = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
-        credentials = load_credentials(
-            settings, environ, (ASSEMBLYAI_KEY,) + (() if settings.x.dry_run else X_KEYS)
-        )
+        credentials = load_credentials(settings, environ, needed_credentials(settings))
         parts = parts or Parts()
         parts.pin_factory = self.pin_factory
         self.daemon = Daemon(settings, credentials, parts)
@@ -166,6 +227,8 @@ class Sandbox:
             self.feeder.stop()
         self.speech.stop()
         self.x.stop()
+        for standin in self.standins.values():
+            standin.stop()
         self.pin_factory.reset()
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -214,3 +214,65 @@ def test_doctor_says_the_x_account_is_out_of_credits_not_that_the_keys_are_wrong
         check = check_x_keys(settings, Credentials(values, str(directory)))
     assert check.status is Status.FAIL and "X account out of credits" in check.detail
     assert "credits" in check.fix and "appliance setup" not in check.fix
+
+
+# ---- destinations beside X (issue 15) --------------------------------------------
+
+
+def test_doctor_checks_each_enabled_destinations_account(installed, monkeypatch):
+    from appliance.core.destinations import Destination
+    from appliance.posting.outcome import AccountCheck
+    from appliance.service import destinations
+    from tests.posting.doubles import ScriptedClient
+
+    config, directory, _ = installed
+    write_key(directory, "bluesky_app_password", "abcd-efgh-ijkl-mnop")
+    write_key(directory, "mastodon_access_token", "token-0123456789abcdef")
+    text = config.read_text()
+    # Both point at loopback (the X stand-in answers the reach check's HEAD /).
+    x_url = text.split('api_url = "')[1].split('"')[0]
+    config.write_text(
+        text
+        + f'\n[bluesky]\nenabled = true\nhandle = "me.bsky.social"\nservice_url = "{x_url}"\n'
+        + f'\n[mastodon]\nenabled = true\napi_base_url = "{x_url}"\n'
+    )
+    answers = {
+        Destination.BLUESKY: AccountCheck(True, "signed in as @me.bsky.social"),
+        Destination.MASTODON: AccountCheck(False, "the instance refused the token (401)", True),
+    }
+
+    def client_for(destination, settings, credentials, clock):
+        client = ScriptedClient(destination=destination)
+        client.check_account = lambda: answers[destination]  # type: ignore[method-assign]
+        return client
+
+    monkeypatch.setattr(destinations, "make_client_for", client_for)
+    lines: list[str] = []
+    assert run_doctor(str(config), {}, out=lines.append) == 1
+    text = "\n".join(lines)
+    assert "[ ok ] reach Bluesky:" in text and "[ ok ] reach Mastodon:" in text
+    assert "[ ok ] X keys: accepted: posting as @standin" in text  # X's own wording
+    assert "[ ok ] Bluesky credentials: signed in as @me.bsky.social" in text
+    mastodon = next(line for line in lines if "Mastodon credentials" in line)
+    assert mastodon.startswith("[FAIL]") and "401" in mastodon and "appliance setup" in mastodon
+
+
+def test_doctor_says_a_destination_missing_from_this_build_is_not_available(keys):
+    import importlib.util
+
+    from appliance.cli.doctor_network import check_account
+    from appliance.core.destinations import Destination
+
+    if importlib.util.find_spec("appliance.posting.bluesky_client") is not None:
+        pytest.skip("this build has the Bluesky client")
+    directory, values = keys
+    settings = settings_for(
+        directory, x={"dry_run": True}, bluesky={"enabled": True, "handle": "a.b"}
+    )
+    credentials = Credentials({**values, "bluesky_app_password": "p"}, str(directory))
+    bluesky = check_account(settings, credentials, Destination.BLUESKY)  # no network call
+    assert (
+        bluesky.name == "Bluesky credentials"
+        and bluesky.status == "fail"
+        and "not available in this build" in bluesky.detail
+    )

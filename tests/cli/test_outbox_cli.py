@@ -73,3 +73,26 @@ def test_an_unreadable_state_directory_is_a_message_not_a_traceback(tmp_path, ca
         assert "Cannot open" in capsys.readouterr().err
     finally:
         state.chmod(0o700)
+
+
+def test_each_destination_has_its_own_row_to_list_retry_or_drop(tmp_path, capsys):
+    from appliance.core.destinations import Destination
+
+    path = config(tmp_path)
+    with Outbox(tmp_path / "state" / "outbox.sqlite3") as outbox:
+        texts = {Destination.X: "Both.", Destination.BLUESKY: "Both."}
+        confirmation = outbox.add("Both.", "button", texts)
+        x_row, bluesky_row = (e.id for e in outbox.confirmation(confirmation))
+        outbox.mark_sending(bluesky_row)
+        outbox.mark_waiting(bluesky_row, 10**10, "Bluesky is limiting posts (429)")
+    assert main(["outbox", "--config", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == [str(bluesky_row), "bluesky", "waiting"]
+    assert lines[1].split()[:3] == [str(x_row), "x", "queued"]
+    assert main(["outbox", "list", "--to", "bluesky", "--config", str(path)]) == 0
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["bluesky"]
+    assert main(["outbox", "drop", str(bluesky_row), "--config", str(path)]) == 0
+    assert "will not be posted to Bluesky" in capsys.readouterr().out
+    with Outbox(tmp_path / "state" / "outbox.sqlite3") as outbox:
+        assert outbox.get(bluesky_row).state == DROPPED
+        assert outbox.get(x_row).state == QUEUED  # the other destination's row goes on

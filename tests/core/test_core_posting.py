@@ -135,7 +135,7 @@ def test_delete_that_deletes_the_last_post_within_the_window():
     state, _ = run([(0, SentenceFinished("Tweet that oops.")), (5, Tick())])
     state, _ = step(state, PostResult(1, "posted", "1234"), 6, GRACE)
     state, effects = step(state, SentenceFinished("Delete that."), 100, GRACE)
-    assert [e for e in effects if isinstance(e, DeletePost)] == [DeletePost("1234")]
+    assert [e for e in effects if isinstance(e, DeletePost)] == [DeletePost(1)]
     # Only once: a second "delete that" has nothing left to delete.
     state, effects = step(state, SentenceFinished("Delete that."), 101, GRACE)
     assert not [e for e in effects if isinstance(e, DeletePost)]

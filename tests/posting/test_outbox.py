@@ -1,7 +1,13 @@
 """The outbox on disk: states, order, crash recovery."""
 
+import re
+import shutil
 import sqlite3
+from pathlib import Path
 
+import pytest
+
+from appliance.core.destinations import Destination
 from appliance.posting.outbox import FAILED, POSTED, QUEUED, SENDING, WAITING, Outbox
 
 
@@ -96,7 +102,7 @@ def test_mark_deleted_changes_only_the_posted_entry(tmp_path):
         for entry, post_id in ((a, "1"), (b, "2")):
             outbox.mark_sending(entry)
             outbox.mark_posted(entry, post_id)
-        outbox.mark_deleted("2")
+        outbox.mark_deleted(b)
         assert (outbox.get(a).state, outbox.get(b).state) == (POSTED, DELETED)
 
 
@@ -141,3 +147,67 @@ def test_recover_counts_only_the_entries_it_requeued(tmp_path):
         outbox.add("one", "button")
         outbox.add("two", "voice")
         assert outbox.recover() == 0
+
+
+# ---- destinations (issue 15) ----------------------------------------------------
+
+V1_OUTBOX = Path(__file__).parent / "data" / "outbox-v1.sqlite3"  # made by the first release
+
+
+def test_an_outbox_of_the_first_release_is_migrated_in_place_and_keeps_every_row(tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    shutil.copyfile(V1_OUTBOX, path)
+    with Outbox(path) as outbox:
+        rows = {entry.id: entry for entry in outbox.entries()}
+        assert [(rows[n].state, rows[n].destination) for n in (1, 2, 3, 4)] == [
+            (POSTED, Destination.X),
+            (WAITING, Destination.X),
+            (SENDING, Destination.X),
+            (FAILED, Destination.X),
+        ]
+        assert rows[1].post_id == "1700000000000000001"
+        assert [rows[n].confirmation for n in (1, 2, 3, 4)] == [1, 2, 3, 4]
+        assert outbox.recover(Destination.X) == 1  # the one caught sending
+        assert outbox.next_due(Destination.X).id == 2  # due long ago
+        key = outbox.key_for(2)
+        new = outbox.add("After the upgrade.", "button", {Destination.X: "After the upgrade."})
+        assert new == 5
+    with Outbox(path) as outbox:  # opened again: the same uuid, so the same keys
+        assert outbox.key_for(2) == key
+        assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_confirmation_is_one_row_per_destination_added_in_one_transaction(tmp_path):
+    texts = {Destination.X: "Short for X…", Destination.BLUESKY: "Longer for Bluesky."}
+    with Outbox(tmp_path / "o.db") as outbox:
+        confirmation = outbox.add("Longer for Bluesky.", "voice", texts)
+        rows = outbox.confirmation(confirmation)
+        assert [(e.destination, e.text, e.state) for e in rows] == [
+            (Destination.X, "Short for X…", QUEUED),
+            (Destination.BLUESKY, "Longer for Bluesky.", QUEUED),
+        ]
+        assert {e.confirmation for e in rows} == {confirmation} and rows[0].id == confirmation
+        # Each destination sees only its own rows.
+        assert outbox.next_due(Destination.BLUESKY).id == rows[1].id
+        assert outbox.next_due(Destination.MASTODON) is None
+        outbox.mark_sending(rows[0].id)
+        outbox.mark_waiting(rows[0].id, 10**10, "429")
+        assert outbox.next_due(Destination.X) is None
+        assert outbox.next_attempt_at(Destination.BLUESKY) is None
+        assert outbox.unfinished(Destination.X) == 1 and outbox.unfinished(Destination.BLUESKY) == 1
+        assert outbox.recover(Destination.BLUESKY) == 0
+
+
+def test_a_confirmation_that_cannot_be_stored_whole_stores_nothing(tmp_path):
+    with Outbox(tmp_path / "o.db") as outbox:
+        bad = {Destination.X: "fine", Destination.BLUESKY: None}  # NOT NULL fails mid-way
+        with pytest.raises(sqlite3.IntegrityError):
+            outbox.add("fine", "button", bad)  # type: ignore[arg-type]
+        assert outbox.entries() == []
+
+
+def test_post_keys_are_stable_per_row_and_differ_between_outboxes(tmp_path):
+    with Outbox(tmp_path / "a.db") as a, Outbox(tmp_path / "b.db") as b:
+        assert a.key_for(7) == a.key_for(7) != a.key_for(8)
+        assert a.key_for(7) != b.key_for(7)
+        assert re.fullmatch(r"[A-Za-z0-9-]{1,64}", a.key_for(2**62))

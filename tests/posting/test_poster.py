@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from appliance.core.events import DeleteResult, PostResult
+from appliance.core.destinations import Destination
+from appliance.core.events import DeleteResult, PostResult, PostsSettled
 from appliance.posting.outbox import DELETED, FAILED, POSTED, WAITING, Outbox
 from appliance.posting.poster import Poster
 from appliance.posting.x_client import XCredentials, XPoster, make_client
@@ -34,24 +35,25 @@ class Rig:
         self.outbox = Outbox(tmp_path / "outbox.sqlite3")
         self.client = XPoster(make_client(self.x.url, CREDENTIALS, timeout_seconds))
         self.sent: list[str] = []
+        self.keys: list[str] = []
         self.events: queue.Queue = queue.Queue()
         self.poster = Poster(
-            self.outbox,
-            self.send,
-            self.events.put,
-            delete=self.client.delete,
-            find_post=self.client.find_post,
-            abort=self.client.abort,
-            retry_first_seconds=0.2,
-            retry_max_seconds=0.5,
+            self.outbox, self, self.events.put, retry_first_seconds=0.2, retry_max_seconds=0.5
         )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.poster.run, args=(self.stop,), daemon=True)
         self.thread.start()
 
-    def send(self, text: str):
+    # The Client the poster sees: the real XPoster, with what it was asked to send noted.
+    destination = Destination.X
+
+    def post(self, text: str, key: str):
         self.sent.append(text)
-        return self.client.post(text)
+        self.keys.append(key)
+        return self.client.post(text, key)
+
+    def __getattr__(self, name: str):
+        return getattr(self.client, name)
 
     def queue(self, text: str) -> int:
         entry_id = self.outbox.add(text, "button")
@@ -59,7 +61,12 @@ class Rig:
         return entry_id
 
     def result(self, timeout: float = 10.0) -> object:
-        return self.events.get(timeout=timeout)
+        """The next post or delete result (a PostsSettled is not one)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if not isinstance(event, PostsSettled):
+                return event
 
     def final_result(self, timeout: float = 15.0) -> PostResult:
         deadline = time.monotonic() + timeout
@@ -166,7 +173,7 @@ def test_a_lost_answer_then_duplicate_counts_as_posted_once(tmp_path):
         # X's "duplicate" has no id: it was looked up, so "delete that" can delete it.
         [on_x] = rig.x.posts
         assert result.post_id == on_x.id == rig.outbox.get(entry).post_id
-        rig.poster.request_delete(result.post_id)
+        rig.poster.request_delete(entry, result.post_id)
         assert rig.result().is_deleted and rig.x.posts == []
     finally:
         rig.close()
@@ -245,11 +252,13 @@ def test_stop_is_noticed_during_a_long_wait(rig):
 def test_delete_removes_the_post_and_marks_the_entry(rig):
     entry = rig.queue("regrettable")
     post_id = rig.final_result().post_id
-    rig.poster.request_delete(post_id)
+    rig.poster.request_delete(entry, post_id)
     result = rig.result()
-    assert result == DeleteResult(post_id, True, f"Deleted post {post_id} from X.")
+    assert result == DeleteResult(
+        post_id, True, f"Deleted post {post_id} from X.", Destination.X, entry
+    )
     assert rig.x.posts == [] and rig.outbox.get(entry).state == DELETED
-    rig.poster.request_delete(post_id)
+    rig.poster.request_delete(entry, post_id)
     again = rig.result()
     assert not again.is_deleted and "already deleted" in again.detail
 

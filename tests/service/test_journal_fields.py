@@ -15,8 +15,9 @@ pytest.importorskip("systemd.journal")
 
 from appliance.posting.outbox import Outbox  # noqa: E402
 from appliance.posting.outcome import PostOutcome  # noqa: E402
-from appliance.posting.poster import Poster  # noqa: E402
+from appliance.posting.poster import Poster
 from appliance.service.systemd import RedactSecrets, configure_logging  # noqa: E402
+from tests.posting.doubles import ScriptedClient  # noqa: E402
 
 SECRET = "k3y-Th4t-Must-N0t-Leak-Anywhere"
 
@@ -46,13 +47,33 @@ def test_a_post_is_logged_with_its_event_post_id_and_outbox_id(journal, tmp_path
     sent, _ = journal
     with Outbox(tmp_path / "outbox.sqlite3") as outbox:
         entry_id = outbox.add("Mondays are the worst.", "button")
-        poster = Poster(outbox, lambda text: PostOutcome("posted", post_id="1234"), [].append)
+        poster = Poster(
+            outbox, ScriptedClient(lambda text: PostOutcome("posted", post_id="1234")), [].append
+        )
         assert poster.send_next()
     posted = [fields for fields in sent if fields.get("APPLIANCE_EVENT") == "posted"]
     assert len(posted) == 1, sent
     assert posted[0]["POST_ID"] == "1234"
     assert str(posted[0]["OUTBOX_ID"]) == str(entry_id)
     assert posted[0]["SYSLOG_IDENTIFIER"] == "appliance"
+    assert str(posted[0]["DESTINATION"]) == "x"
+
+
+def test_each_destinations_journal_lines_name_it(journal, tmp_path):
+    from appliance.core.destinations import Destination
+
+    sent, _ = journal
+    answers = {
+        Destination.BLUESKY: PostOutcome("posted", post_id="at://did:plc:a/app.bsky.feed.post/1"),
+        Destination.MASTODON: PostOutcome("retry", detail="The instance is busy (503)."),
+    }
+    with Outbox(tmp_path / "outbox.sqlite3") as outbox:
+        outbox.add("Hello.", "button", dict.fromkeys(answers, "Hello."))
+        for destination, answer in answers.items():
+            client = ScriptedClient(lambda text, answer=answer: answer, destination)
+            assert Poster(outbox, client, [].append).send_next()
+    fields = {str(f.get("DESTINATION")): f["APPLIANCE_EVENT"] for f in sent if "DESTINATION" in f}
+    assert fields == {"bluesky": "posted", "mastodon": "post_retrying"}
 
 
 def test_a_key_in_a_log_line_reaches_the_journal_redacted(journal):

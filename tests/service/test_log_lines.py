@@ -14,6 +14,7 @@ from appliance.posting.outbox import Outbox
 from appliance.posting.outcome import PostOutcome
 from appliance.posting.poster import Poster
 from appliance.service.systemd import RedactSecrets, configure_logging, escape_controls
+from tests.posting.doubles import ScriptedClient
 
 FORGED = "Nice day.\n12:00:00 info    [posted] Posted “fake” as 1"
 
@@ -38,7 +39,7 @@ def _log_the_paths_a_transcript_takes(tmp_path) -> None:
     with Outbox(tmp_path / "outbox.sqlite3") as outbox:
         outbox.add(FORGED, "button")
         assert Poster(
-            outbox, lambda text: PostOutcome("posted", post_id="77"), [].append
+            outbox, ScriptedClient(lambda text: PostOutcome("posted", post_id="77")), [].append
         ).send_next()
 
 

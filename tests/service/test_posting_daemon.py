@@ -145,7 +145,7 @@ def test_stop_is_prompt_while_x_drip_feeds_its_answer():
         box.x.inject("drip", byte_interval_seconds=0.5)
         box.hear("Tweet that I am leaving.")
         assert box.x.wait_for_posts(1, 5)
-        [poster] = [t for t in set(threading.enumerate()) - before if t.name == "poster"]
+        [poster] = [t for t in set(threading.enumerate()) - before if t.name == "poster-x"]
         box._stop.set()  # SIGTERM, while X still trickles its answer
         # The poster thread is cut off from X, not left waiting on the slow answer.
         poster.join(5)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from appliance.core import Pattern
+from appliance.core.destinations import Destination
 from appliance.posting.outbox import FILE_NAME, POSTED, Outbox
 from appliance.service.control import request
 from appliance.tryout.sandbox import Sandbox, write_config
@@ -226,12 +227,12 @@ def test_the_poster_thread_outlives_a_disk_that_fills_between_attempts(disk):
     box = _box_on(disk)
     try:
         daemon = box.daemon
-        poster = next(worker for worker in daemon.workers if worker.name == "poster")
+        poster = next(worker for worker in daemon.workers if worker.name == "poster-x")
         box.x.inject("503", count=1000)  # X is down: the entry waits and is retried
         box.hear("Sent once the disk has room.")
         assert wait_until(lambda: daemon.state.candidate is not None, 5)
         assert request(box.dir / "control.sock", "confirm")["ok"]
-        assert wait_until(lambda: box.daemon.state.x_problem != "", 10)
+        assert wait_until(lambda: box.daemon.state.status_of(Destination.X).problem != "", 10)
 
         disk.fill()  # the poster's next write to the outbox fails
         assert wait_until(lambda: poster.deaths >= 1, 15), poster.last_problem

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from appliance.core.destinations import Destination
 from appliance.core.events import SentenceFinished
 from appliance.errors import DaemonFailed
 from appliance.service import daemon as daemon_module
@@ -98,22 +99,22 @@ def _fail_once(function, error):
     return failing
 
 
-@pytest.mark.parametrize("name", ["poster", "microphone"])
+@pytest.mark.parametrize("name", ["poster-x", "microphone"])
 def test_a_daemon_thread_that_dies_is_restarted_and_works_again(box, name):
     daemon = box.start_daemon()
     assert wait_until(lambda: daemon.workers and all(w.is_alive() for w in daemon.workers), 10)
     worker = next(w for w in daemon.workers if w.name == name)
     failure = RuntimeError("Cannot operate on a closed database.")
-    if name == "poster":  # its next look at the outbox fails
+    if name == "poster-x":  # its next look at the outbox fails
         daemon.outbox.next_due = _fail_once(daemon.outbox.next_due, failure)
-        daemon.poster.wake()
+        daemon.posters[Destination.X].wake()
         frames_before = 0
     else:  # handing the next chunk of audio on fails
         daemon.microphone._on_audio = _fail_once(daemon.microphone._on_audio, failure)  # noqa: SLF001
         frames_before = daemon.microphone.frames_read
     assert wait_until(lambda: worker.deaths == 1, 15), worker.last_problem
     assert "closed database" in worker.last_problem
-    if name == "poster":
+    if name == "poster-x":
         daemon.events.put(SentenceFinished("Still posting after a restart."))
         assert wait_until(lambda: daemon.state.candidate is not None, 5)
         assert request(box.dir / "control.sock", "confirm")["ok"]

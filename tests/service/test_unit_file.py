@@ -12,7 +12,14 @@ import pytest
 
 from appliance.cli import main as cli
 from appliance.cli.setup import all_key_names
-from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, ControlSettings, StateSettings
+from appliance.posting.x_keys import DESTINATION_KEYS
+from appliance.service.config import (
+    ASSEMBLYAI_KEY,
+    CREDENTIAL_NOT_SET,
+    X_KEYS,
+    ControlSettings,
+    StateSettings,
+)
 
 UNIT = Path(__file__).parents[2] / "systemd" / "appliance.service"
 MAX_EXPOSURE = 2.0
@@ -68,9 +75,31 @@ def test_a_configuration_error_is_not_restarted(unit):
 
 def test_one_load_credential_per_key_the_daemon_reads(unit):
     loaded = dict(value.split(":", 1) for value in unit["Service"]["LoadCredential"])
-    assert set(loaded) == {ASSEMBLYAI_KEY, *X_KEYS} == set(all_key_names(dry_run=False))
+    destination_keys = {name for names in DESTINATION_KEYS.values() for name in names}
+    assert set(loaded) == {ASSEMBLYAI_KEY, *destination_keys}
+    assert set(all_key_names(dry_run=False)) == {ASSEMBLYAI_KEY, *X_KEYS}
     for name, path in loaded.items():
         assert path == f"/etc/appliance/credentials/{name}"
+
+
+def test_a_destinations_key_file_may_be_missing_but_the_speech_key_may_not(unit):
+    # A missing LoadCredential= file fails the unit unless SetCredential= gives a default.
+    defaults = dict(value.split(":", 1) for value in unit["Service"]["SetCredential"])
+    destination_keys = {name for names in DESTINATION_KEYS.values() for name in names}
+    assert set(defaults) == destination_keys and ASSEMBLYAI_KEY not in defaults
+    assert set(defaults.values()) == {CREDENTIAL_NOT_SET}
+
+
+def test_systemds_default_for_a_missing_key_reads_as_a_missing_file(tmp_path):
+    from appliance.errors import ConfigError
+    from appliance.service.config import load_credentials, settings_from_dict
+
+    (tmp_path / "bluesky_app_password").write_text(CREDENTIAL_NOT_SET)
+    settings = settings_from_dict({})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_credentials(
+            settings, {"CREDENTIALS_DIRECTORY": str(tmp_path)}, ("bluesky_app_password",)
+        )
 
 
 def test_paths_match_the_configuration_defaults(unit):
