@@ -16,13 +16,11 @@ from appliance.cli import doctor_network, doctor_program
 from appliance.cli.checks import Check, Status
 from appliance.cli.exits import EX_FAIL, EX_OK
 from appliance.errors import ConfigError
-from appliance.service.config import (
+from appliance.service.config import Settings, config_path, load_settings
+from appliance.service.credentials import (
     CREDENTIAL_NOT_SET,
     Credentials,
-    Settings,
-    config_path,
     credentials_dir,
-    load_settings,
     needed_credentials,
 )
 

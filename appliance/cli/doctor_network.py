@@ -17,7 +17,8 @@ from appliance.cli.checks import Check, Status
 from appliance.core.destinations import Destination
 from appliance.core.events import LinkCause
 from appliance.errors import ConfigError
-from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.service.config import ASSEMBLYAI_KEY, Settings
+from appliance.service.credentials import Credentials
 from appliance.speech.token import KeyOutcome, check_key, token_url
 
 __all__ = ["check_keys", "reach_services", "token_url"]

@@ -204,12 +204,8 @@ def _check(config_arg: str | None) -> int:
 def _run(config_arg: str | None) -> int:
     from appliance import x_length
     from appliance.devices.panel import make_pin_factory
-    from appliance.service.config import (
-        config_path,
-        load_credentials,
-        load_settings,
-        needed_credentials,
-    )
+    from appliance.service.config import config_path, load_settings
+    from appliance.service.credentials import load_credentials, needed_credentials
     from appliance.service.daemon import Daemon, Parts
     from appliance.service.systemd import (
         Notifier,

@@ -115,7 +115,8 @@ def run_setup(
     from appliance.cli.exits import EX_CONFIG, EX_FAIL, EX_OK
     from appliance.cli.setup_destinations import choose_destinations
     from appliance.errors import ConfigError
-    from appliance.service.config import config_path, load_settings, needed_credentials
+    from appliance.service.config import config_path, load_settings
+    from appliance.service.credentials import needed_credentials
 
     path = config_path(config_arg, environ)
     try:

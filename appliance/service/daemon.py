@@ -29,9 +29,10 @@ from appliance.core.events import (
 )
 from appliance.devices.microphone import CaptureLoop
 from appliance.errors import DaemonFailed
-from appliance.service.config import ASSEMBLYAI_KEY, Credentials, Settings
+from appliance.service.config import ASSEMBLYAI_KEY, Settings
 from appliance.service.control import ControlCall, ControlError, ControlServer
 from appliance.service.control_replies import event_for, outcome_reply, status_reply
+from appliance.service.credentials import Credentials
 from appliance.service.daemon_parts import (
     LengthLimit,
     delete_everywhere,

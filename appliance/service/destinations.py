@@ -19,7 +19,8 @@ from appliance.posting.client import Client
 from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
 from appliance.posting.x_client import XCredentials, XPoster, make_client
 from appliance.posting.x_keys import BLUESKY_APP_PASSWORD, MASTODON_ACCESS_TOKEN
-from appliance.service.config import Credentials, Settings
+from appliance.service.config import Settings
+from appliance.service.credentials import Credentials
 
 log = logging.getLogger(__name__)
 

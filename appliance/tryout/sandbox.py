@@ -28,13 +28,8 @@ from appliance.posting.x_keys import (
     MASTODON_ACCESS_TOKEN,
     X_KEYS,
 )
-from appliance.service.config import (
-    ASSEMBLYAI_KEY,
-    AssemblyAISettings,
-    load_credentials,
-    load_settings,
-    needed_credentials,
-)
+from appliance.service.config import ASSEMBLYAI_KEY, AssemblyAISettings, load_settings
+from appliance.service.credentials import load_credentials, needed_credentials
 from appliance.service.daemon import Daemon, Parts
 from appliance.tryout.simulated_mic import (
     RealtimeFeeder,

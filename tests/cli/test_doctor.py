@@ -20,7 +20,8 @@ from appliance.cli.doctor import (
 )
 from appliance.cli.doctor_network import check_x_keys, token_url
 from appliance.cli.setup import write_key
-from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, Credentials, settings_from_dict
+from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, settings_from_dict
+from appliance.service.credentials import Credentials
 from appliance.tryout.sandbox import write_config
 from appliance.tryout.simulated_mic import alsa_env, write_alsa_config
 from appliance.tryout.standins.speech_server import SpeechStandin

@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 from appliance.core.post_text import OverLength
 from appliance.devices.leds import Layout
 from appliance.errors import ConfigError
-from appliance.service.config import (
-    Settings,
-    config_path,
-    load_credentials,
-    load_settings,
-    needed_credentials,
-    settings_from_dict,
-)
+from appliance.service.config import Settings, config_path, load_settings, settings_from_dict
+from appliance.service.credentials import load_credentials, needed_credentials
 from appliance.speech.gate import Session
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "appliance.toml"

@@ -13,7 +13,8 @@ from appliance.clock import Clock
 from appliance.core.destinations import Destination
 from appliance.errors import ConfigError
 from appliance.posting.x_client import XPoster
-from appliance.service.config import Credentials, needed_credentials, settings_from_dict
+from appliance.service.config import settings_from_dict
+from appliance.service.credentials import Credentials, needed_credentials
 from appliance.service.destinations import DryRunClient, make_clients
 
 X_KEY_VALUES = {

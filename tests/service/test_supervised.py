@@ -153,7 +153,8 @@ def test_the_control_socket_is_reopened_when_its_thread_dies(box):
 
 def test_a_failed_main_loop_stops_every_thread_then_raises(box, monkeypatch):
     monkeypatch.setattr(daemon_module, "TICK_SECONDS", 0.05)
-    from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, load_credentials, load_settings
+    from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, load_settings
+    from appliance.service.credentials import load_credentials
     from appliance.service.daemon import Daemon
     from appliance.tryout.sandbox import write_config
 

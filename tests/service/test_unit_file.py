@@ -13,13 +13,8 @@ import pytest
 from appliance.cli import main as cli
 from appliance.cli.setup import all_key_names
 from appliance.posting.x_keys import DESTINATION_KEYS
-from appliance.service.config import (
-    ASSEMBLYAI_KEY,
-    CREDENTIAL_NOT_SET,
-    X_KEYS,
-    ControlSettings,
-    StateSettings,
-)
+from appliance.service.config import ASSEMBLYAI_KEY, X_KEYS, ControlSettings, StateSettings
+from appliance.service.credentials import CREDENTIAL_NOT_SET
 
 UNIT = Path(__file__).parents[2] / "systemd" / "appliance.service"
 MAX_EXPOSURE = 2.0
@@ -92,7 +87,8 @@ def test_a_destinations_key_file_may_be_missing_but_the_speech_key_may_not(unit)
 
 def test_systemds_default_for_a_missing_key_reads_as_a_missing_file(tmp_path):
     from appliance.errors import ConfigError
-    from appliance.service.config import load_credentials, settings_from_dict
+    from appliance.service.config import settings_from_dict
+    from appliance.service.credentials import load_credentials
 
     (tmp_path / "bluesky_app_password").write_text(CREDENTIAL_NOT_SET)
     settings = settings_from_dict({})

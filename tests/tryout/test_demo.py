@@ -30,12 +30,16 @@ def test_demo_command_shows_posts_landing():
     assert "you press" in out and "Confirmed by button" in out
     assert "Confirmed by voice: “My cat thinks the keyboard is a bed.”" in out
     assert "Discarded" in out and "This one stays private." in out
-    landed = re.findall(r"received post (\d+): “(.+)”", out)
-    assert [text for _, text in landed] == [
+    sentences = [
         "Mondays are the worst.",
         "My cat thinks the keyboard is a bed.",
         "Coffee is a personality.",
     ]
+    # One sentence lands once on every destination this build has a stand-in for.
+    for standin in ("X", "Bluesky", "Mastodon"):
+        landed = re.findall(rf" {standin} stand-in  received post (\S+): “(.+)”", out)
+        assert [text for _, text in landed] == sentences, standin
+        assert f"3 post(s) landed on the {standin} stand-in" in out
     assert "transcript  … Mondays are" in out  # partials come formatted, as the service's today
     assert re.search(r"LEDs .*candidate", out)
     assert "3 post(s) landed on the X stand-in" in out
