@@ -6,11 +6,10 @@ only when that destination is enabled: an X-only daemon, and the CLI, never load
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import logging
 import os
 from collections.abc import Callable
-from types import ModuleType
 
 from appliance.clock import Clock
 from appliance.core.destinations import Destination
@@ -24,11 +23,12 @@ from appliance.service.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
-# The modules the Bluesky and Mastodon branches add, and the pyproject extra that
-# installs each one's SDK. A build without the module says so as a configuration error.
-CLIENT_MODULES = {
-    Destination.BLUESKY: ("appliance.posting.bluesky_client", "bluesky"),
-    Destination.MASTODON: ("appliance.posting.mastodon_client", "mastodon"),
+# The SDK each of the other clients needs, and the pyproject extra that installs it. A
+# venv without it (atproto has no 32-bit ARM wheels: see install.sh) says so at start-up,
+# as a configuration error, rather than on the first post.
+CLIENT_SDKS = {
+    Destination.BLUESKY: ("atproto", "bluesky"),
+    Destination.MASTODON: ("mastodon", "mastodon"),
 }
 
 
@@ -89,12 +89,11 @@ def _x_client(settings: Settings, credentials: Credentials, clock: Clock) -> Cli
 
 
 def _bluesky_client(settings: Settings, credentials: Credentials, clock: Clock) -> Client:
-    # MERGE (issue 15, branch bluesky): nothing to switch here; this works as soon as
-    # appliance/posting/bluesky_client.py exists with BlueskyClient(service_url, handle,
-    # app_password, timeout_seconds, clock=Clock()).
-    module = load_client_module(Destination.BLUESKY, settings.path)
+    require_sdk(Destination.BLUESKY, settings.path)
+    from appliance.posting.bluesky_client import BlueskyClient
+
     bluesky = settings.bluesky
-    client: Client = module.BlueskyClient(
+    client: Client = BlueskyClient(
         bluesky.service_url,
         bluesky.handle,
         credentials[BLUESKY_APP_PASSWORD],
@@ -105,12 +104,11 @@ def _bluesky_client(settings: Settings, credentials: Credentials, clock: Clock) 
 
 
 def _mastodon_client(settings: Settings, credentials: Credentials, clock: Clock) -> Client:
-    # MERGE (issue 15, branch mastodon): nothing to switch here; this works as soon as
-    # appliance/posting/mastodon_client.py exists with MastodonClient(api_base_url,
-    # access_token, timeout_seconds, clock=Clock()) and max_characters().
-    module = load_client_module(Destination.MASTODON, settings.path)
+    require_sdk(Destination.MASTODON, settings.path)
+    from appliance.posting.mastodon_client import MastodonClient
+
     mastodon = settings.mastodon
-    client: Client = module.MastodonClient(
+    client: Client = MastodonClient(
         mastodon.api_base_url,
         credentials[MASTODON_ACCESS_TOKEN],
         mastodon.request_timeout_seconds,
@@ -119,25 +117,17 @@ def _mastodon_client(settings: Settings, credentials: Credentials, clock: Clock)
     return client
 
 
-def load_client_module(destination: Destination, config_path: str) -> ModuleType:
-    """The destination's client module; ConfigError when this build or venv lacks it."""
-    module_name, extra = CLIENT_MODULES[destination]
-    key = f"{destination}.enabled"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            raise ConfigError(
-                config_path, key, f"false: {destination.label} is not available in this build"
-            ) from None
-        # The SDK is missing (e.g. atproto on 32-bit Raspberry Pi OS, see install.sh).
+def require_sdk(destination: Destination, config_path: str) -> None:
+    """ConfigError, naming [destination] enabled, when this venv lacks the client's SDK."""
+    module_name, extra = CLIENT_SDKS[destination]
+    if importlib.util.find_spec(module_name) is None:
         raise ConfigError(
             config_path,
-            key,
-            f"false, or the {extra!r} extra installed ({error.name} is missing): run "
+            f"{destination}.enabled",
+            f"false, or the {extra!r} extra installed ({module_name} is missing): run "
             "scripts/install.sh again with it enabled (it installs the enabled destinations' "
-            "extras)",
-        ) from None
+            "extras, and says so when this machine cannot have one)",
+        )
 
 
 def limit_reader(client: Client) -> Callable[[], int] | None:

@@ -258,14 +258,12 @@ def test_doctor_checks_each_enabled_destinations_account(installed, monkeypatch)
     assert mastodon.startswith("[FAIL]") and "401" in mastodon and "appliance setup" in mastodon
 
 
-def test_doctor_says_a_destination_missing_from_this_build_is_not_available(keys):
-    import importlib.util
-
+def test_doctor_says_a_destination_without_its_sdk_cannot_post(keys, monkeypatch):
     from appliance.cli.doctor_network import check_account
     from appliance.core.destinations import Destination
+    from appliance.service import destinations
 
-    if importlib.util.find_spec("appliance.posting.bluesky_client") is not None:
-        pytest.skip("this build has the Bluesky client")
+    monkeypatch.setitem(destinations.CLIENT_SDKS, Destination.BLUESKY, ("no_such_sdk", "bluesky"))
     directory, values = keys
     settings = settings_for(
         directory, x={"dry_run": True}, bluesky={"enabled": True, "handle": "a.b"}
@@ -274,6 +272,6 @@ def test_doctor_says_a_destination_missing_from_this_build_is_not_available(keys
     bluesky = check_account(settings, credentials, Destination.BLUESKY)  # no network call
     assert (
         bluesky.name == "Bluesky credentials"
-        and bluesky.status == "fail"
-        and "not available in this build" in bluesky.detail
+        and bluesky.status is Status.FAIL
+        and "no_such_sdk is missing" in bluesky.detail
     )

@@ -123,19 +123,14 @@ def test_delete_that_names_the_confirmation_and_every_destination_it_reached():
     assert logged(effects, "deleted") == ["Deleted post 111 from X."]
 
 
-def test_the_length_rules_use_the_destinations_own_counts_once_merged():
-    import importlib.util
-
+def test_the_length_rules_use_the_destinations_own_counts():
     from appliance.core.lengths import RULES
 
-    for destination, module, function in (
-        (BLUESKY, "appliance.core.bluesky_text", "grapheme_length"),
-        (MASTODON, "appliance.core.mastodon_text", "mastodon_length"),
-    ):
-        if importlib.util.find_spec(module) is None:
-            assert RULES[destination].measure("né") == 2  # the placeholder until merged
-        else:
-            assert RULES[destination].measure.__name__ == function
+    flag = "\U0001f1e9\U0001f1ea"  # two code points, one grapheme
+    assert RULES[BLUESKY].measure(flag) == 1 and RULES[BLUESKY].default_max == 300
+    link = "see https://example.com/" + "a" * 60
+    assert RULES[MASTODON].measure(link) == len("see ") + 23
+    assert RULES[MASTODON].default_max == 500
 
 
 def test_appliance_status_lists_each_destinations_problem():
