@@ -35,11 +35,28 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-class DaemonProcess:
+class ChildProcess:
+    """A process the benchmark started: its pid while it runs, and a polite stop."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(20)
+
+
+class DaemonProcess(ChildProcess):
     """`appliance run` in a sandbox, with a notify socket of our own to see READY=1."""
 
-    def __init__(self, box: Sandbox, tmp: Path) -> None:
+    def __init__(self, box: Sandbox, tmp: Path, python: str = sys.executable) -> None:
         self.box = box
+        self.python = python  # another checkout's venv measures that checkout
         self.notify_path = tmp / "notify.sock"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(self.notify_path))
@@ -53,8 +70,9 @@ class DaemonProcess:
         env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path))
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "run", "--config", str(self.box.config_path)],
+            [self.python, "-m", "appliance", "run", "--config", str(self.box.config_path)],
             env=env,
+            cwd=self.box.dir,  # not a checkout: `-m` would import the appliance found there
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -72,15 +90,8 @@ class DaemonProcess:
         self.messages.extend(lines)
         return lines
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(20)
+        super().stop()
         self.notify.close()
 
 

@@ -182,6 +182,7 @@ def _check(config_arg: str | None) -> int:
     import platform
 
     from appliance import x_length
+    from appliance.posting import x_client  # noqa: F401 - the daemon loads it after READY=1
     from appliance.service import daemon  # noqa: F401 - importing is the check
     from appliance.service.config import config_path, load_settings
 

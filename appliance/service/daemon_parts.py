@@ -6,9 +6,10 @@ import errno
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.core.events import (
     ButtonPressed,
@@ -21,8 +22,10 @@ from appliance.errors import ConfigError, StorageError
 from appliance.posting.outbox import FILE_NAME as OUTBOX_FILE_NAME
 from appliance.posting.outbox import Outbox
 from appliance.posting.outcome import Outcome, PostOutcome
-from appliance.posting.x_client import XCredentials, XPoster, make_client
 from appliance.service.config import Credentials, Settings
+
+if TYPE_CHECKING:
+    from appliance.posting.x_client import XPoster
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ def open_panel(
 
 def sender(
     settings: Settings, credentials: Credentials, wall_clock: Callable[[], float]
-) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], XPoster | None]:
+) -> tuple[Callable[[str], PostOutcome], Callable[[str], PostOutcome], LazyXPoster | None]:
     """How to post and how to delete: through X (and its client), or only logged in dry-run mode."""
     if settings.x.dry_run:
         counter = iter(range(1, 1 << 62))
@@ -95,10 +98,51 @@ def sender(
             return PostOutcome(kind=Outcome.DELETED, post_id=post_id)
 
         return dry_run, dry_run_delete, None
-    client = make_client(
-        settings.x.api_url,
-        XCredentials.from_files(credentials.values),
-        settings.x.request_timeout_seconds,
-    )
-    poster = XPoster(client, clock=wall_clock)
+    poster = LazyXPoster(settings, credentials, wall_clock)
     return poster.post, poster.delete, poster
+
+
+class LazyXPoster:
+    """The X poster, built on the poster thread's first use of it.
+
+    tweepy, requests and oauthlib are about 45 of the 160 ms the daemon spends on
+    imports on the benchmark machine (more on a Pi): loaded here, they come after
+    READY=1 instead of before it (issue 13). Building the client checks nothing (the
+    keys were read before), so no start-up error moves.
+    """
+
+    def __init__(
+        self, settings: Settings, credentials: Credentials, wall_clock: Callable[[], float]
+    ) -> None:
+        self._settings = settings.x
+        self._credentials = credentials
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        self._poster: XPoster | None = None
+
+    def _built(self) -> XPoster:
+        with self._lock:
+            if self._poster is None:
+                from appliance.posting.x_client import XCredentials, XPoster, make_client
+
+                client = make_client(
+                    self._settings.api_url,
+                    XCredentials.from_files(self._credentials.values),
+                    self._settings.request_timeout_seconds,
+                )
+                self._poster = XPoster(client, clock=self._wall_clock)
+            return self._poster
+
+    def post(self, text: str) -> PostOutcome:
+        return self._built().post(text)
+
+    def delete(self, post_id: str) -> PostOutcome:
+        return self._built().delete(post_id)
+
+    def find_post(self, text: str, since_unix_seconds: float) -> str:
+        return self._built().find_post(text, since_unix_seconds)
+
+    def abort(self) -> None:
+        poster = self._poster  # never built: no request to cut off
+        if poster is not None:
+            poster.abort()

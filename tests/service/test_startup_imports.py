@@ -1,0 +1,52 @@
+"""Start-up loads only what READY=1 needs: the X client comes after, on the poster thread.
+
+Issue 13: tweepy and requests were about a quarter of the daemon's imports before
+READY=1. Posting through the lazily built client is covered by test_posting_daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from appliance.service.config import Credentials, Settings, XSettings
+from appliance.service.daemon_parts import sender
+from appliance.tryout.standins.x_server import XStandin
+
+KEYS = {
+    "x_consumer_key": "ck",
+    "x_consumer_secret": "cs",
+    "x_access_token": "at",
+    "x_access_token_secret": "ats",
+}
+
+PROBE = r"""
+import json, sys
+import appliance.service.daemon, appliance.service.daemon_parts
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tweepy", "requests"))))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_the_daemon_module_loads_no_x_client(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=50, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.timeout(30)
+def test_the_x_client_is_built_on_first_use_and_posts():
+    with XStandin(**{name.removeprefix("x_"): value for name, value in KEYS.items()}) as x:
+        settings = Settings(x=XSettings(api_url=x.url, request_timeout_seconds=5.0))
+        post, _delete, client = sender(settings, Credentials(KEYS), time.time)
+        assert client is not None
+        client.abort()  # nothing under way, nothing built: a no-op
+        outcome = post("the kettle is singing again")
+        assert outcome.post_id
+        assert [p.text for p in x.posts] == ["the kettle is singing again"]
