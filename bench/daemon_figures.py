@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,7 +49,12 @@ class ChildProcess:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(20)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+                raise RuntimeError(f"{self.process.args} did not stop within 20 s") from None
 
 
 class DaemonProcess(ChildProcess):
@@ -74,17 +80,25 @@ class DaemonProcess(ChildProcess):
             env=env,
             cwd=self.box.dir,  # not a checkout: `-m` would import the appliance found there
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(self.box.dir / "daemon.log").open("ab"),  # read it when a run goes wrong
         )
         while time.monotonic() - started < 30:
             if "READY=1" in self._receive():
-                return time.monotonic() - started
+                ready_seconds = time.monotonic() - started
+                # Keep reading, as systemd does: once the socket's buffer is full of
+                # STATUS= lines, the daemon's next notification would block it.
+                threading.Thread(target=self._drain, name="notify-drain", daemon=True).start()
+                return ready_seconds
         raise RuntimeError("the daemon did not send READY=1 within 30 s")
+
+    def _drain(self) -> None:
+        while self.notify.fileno() >= 0:
+            self._receive()
 
     def _receive(self) -> list[str]:
         try:
             message = self.notify.recv(4096).decode()
-        except TimeoutError:
+        except (TimeoutError, OSError):  # OSError: closed by stop()
             return []
         lines = message.splitlines()
         self.messages.extend(lines)

@@ -229,15 +229,21 @@ def _side_by_side(
         cli = [python, "-m", "appliance"]
         config = ["--config", str(listen_box.config_path)]
         confirm = [*cli, "confirm", *config]
-        confirm_ms = _cold_ms(confirm, 1, tmp)
+        first_confirm_ms = _cold_ms(confirm, 1, tmp)
         # Wait for the post: a second confirm within the grace period would cancel it.
         f["ref_posted"], f["posted"] = float(_posted(ref_box)), float(_posted(listen_box))
-        confirm_ms += _cold_ms(confirm, runs - 1, tmp)  # "nothing to confirm": as cold
-        f["confirm_ms"] = statistics.median(confirm_ms)
-        f["status_ms"] = statistics.median(_cold_ms([*cli, "status", *config], runs, tmp))
-        f["help_ms"] = statistics.median(_cold_ms([*cli, "--help"], runs, tmp))
-        reference_help = [sys.executable, str(REFERENCE), "--help"]
-        f["ref_cold_ms"] = statistics.median(_cold_ms(reference_help, runs, tmp))
+        commands = {
+            "confirm_ms": confirm,  # now "nothing to confirm": the same cold round trip
+            "status_ms": [*cli, "status", *config],
+            "help_ms": [*cli, "--help"],
+            "ref_cold_ms": [sys.executable, str(REFERENCE), "--help"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        samples["confirm_ms"] += first_confirm_ms
+        for _ in range(runs):  # round-robin, so that every command sees the same load
+            for name, command in commands.items():
+                samples[name] += _cold_ms(command, 1, tmp)
+        f.update((name, statistics.median(values)) for name, values in samples.items())
         f["ref_rss"], f["listen_rss"], f["idle_rss"] = (_peak_rss_mib(pid) for pid in pids)
     finally:
         for process in (reference, listening, idle):

@@ -236,10 +236,11 @@ def _run(config_arg: str | None) -> int:
             pin_factory=pin_factory,
             notifier=notifier,
             watchdog_interval_seconds=watchdog_interval_seconds(os.environ, os.getpid()),
+            # After READY=1 (it loads emoji's tables), but not on the main loop at the
+            # first confirmation either (tens of ms on a Pi).
+            after_ready=x_length.preload,
         )
         daemon = Daemon(settings, credentials, parts)
-        # Now, not on the main loop at the first confirmation (tens of ms on a Pi).
-        x_length.preload()
     except ConfigError as error:
         log.error("Configuration error: %s", error, extra={"APPLIANCE_EVENT": "config_error"})
         notifier.status(f"Configuration error: {error}")

@@ -62,32 +62,3 @@ def status_reply(
         "posts_in_flight": state.posts_in_flight,
         "last_post_id": state.last_post_id,
     }
-
-
-def format_status(reply: dict[str, Any]) -> str:
-    """`appliance status` as text, one fact a line."""
-    candidate = reply.get("candidate")
-    link = reply.get("link") or {}
-    microphone = reply.get("microphone") or {}
-    outbox = reply.get("outbox") or {}
-    mic_ok = microphone.get("is_ok")
-    mic = {True: "ok", False: f"missing: {microphone.get('detail', '')}", None: "not open yet"}
-    lines = [
-        f"Status:     {reply.get('status', '')}",
-        f"LED:        {reply.get('led', '')}",
-        f"Muted:      {'yes' if reply.get('is_muted') else 'no'}",
-        "Candidate:  "
-        + (
-            f"“{candidate['text']}” ({candidate['seconds_left']:.0f} s left)"
-            if candidate
-            else "none"
-        ),
-        f"Speech:     {link.get('state', '')}"
-        + (f" ({link['detail']})" if link.get("detail") else ""),
-        f"Microphone: {mic.get(mic_ok, str(mic_ok))}",
-        "Outbox:     "
-        + (", ".join(f"{count} {name}" for name, count in outbox.items()) or "empty"),
-    ]
-    if reply.get("last_post_id"):
-        lines.append(f"Last post:  {reply['last_post_id']}")
-    return "\n".join(lines) + "\n"

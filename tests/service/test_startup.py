@@ -1,4 +1,4 @@
-"""Start-up loads only what READY=1 needs: the X client comes after, on the poster thread.
+"""Start-up does only what READY=1 needs: the X client and the length tables come after.
 
 Issue 13: tweepy and requests were about a quarter of the daemon's imports before
 READY=1. Posting through the lazily built client is covered by test_posting_daemon.
@@ -14,8 +14,12 @@ import time
 import pytest
 
 from appliance.service.config import Credentials, Settings, XSettings
+from appliance.service.daemon import Parts
 from appliance.service.daemon_parts import sender
+from appliance.service.systemd import Notifier
+from appliance.tryout.sandbox import Sandbox
 from appliance.tryout.standins.x_server import XStandin
+from tests.conftest import wait_until
 
 KEYS = {
     "x_consumer_key": "ck",
@@ -50,3 +54,24 @@ def test_the_x_client_is_built_on_first_use_and_posts():
         outcome = post("the kettle is singing again")
         assert outcome.post_id
         assert [p.text for p in x.posts] == ["the kettle is singing again"]
+
+
+@pytest.mark.timeout(60)
+def test_after_ready_work_runs_once_after_ready():
+    notices: list[str] = []
+    seen_at_call: list[list[str]] = []
+    box = Sandbox([])
+    try:
+        box.start_standins()
+        box.start_daemon(
+            Parts(
+                notifier=Notifier(send=notices.append),
+                after_ready=lambda: seen_at_call.append(list(notices)),
+            )
+        )
+        assert wait_until(lambda: seen_at_call, 20)
+        assert "READY=1" in seen_at_call[0]
+        time.sleep(0.5)  # the main loop is running: no second call
+        assert len(seen_at_call) == 1
+    finally:
+        box.stop()
