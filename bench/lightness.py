@@ -271,8 +271,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--window-seconds", type=float, default=60.0)
     parser.add_argument("--runs", type=int, default=7, help="runs per cold-process figure")
+    parser.add_argument(
+        "--arm64-root",
+        type=Path,
+        help="also the cold-process figures in this arm64 root under qemu (see lightness_arm64)",
+    )
+    parser.add_argument("--arm64-before", type=Path, help="a checkout to compare with there")
+    parser.add_argument("--arm64-only", action="store_true", help="only the arm64 figures")
     args = parser.parse_args(argv)
-    print_table(measure(args.python, args.window_seconds, args.runs))
+    table = [] if args.arm64_only else measure(args.python, args.window_seconds, args.runs)
+    if args.arm64_root:
+        from bench import lightness_arm64
+
+        table += lightness_arm64.rows(args.arm64_root, args.arm64_before, min(args.runs, 5))
+    print_table(table)
     return 0
 
 
