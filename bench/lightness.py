@@ -240,9 +240,10 @@ def _side_by_side(
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
         samples["confirm_ms"] += first_confirm_ms
-        for _ in range(runs):  # round-robin, so that every command sees the same load
-            for name, command in commands.items():
-                samples[name] += _cold_ms(command, 1, tmp)
+        names = list(commands)
+        for round_ in range(runs):  # round-robin, each round starting one further on,
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                samples[name] += _cold_ms(commands[name], 1, tmp)  # so all see the same load
         f.update((name, statistics.median(values)) for name, values in samples.items())
         f["ref_rss"], f["listen_rss"], f["idle_rss"] = (_peak_rss_mib(pid) for pid in pids)
     finally:
