@@ -36,6 +36,24 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def wall_seconds(argv: list[str], cwd: Path | None = None, timeout_seconds: float = 300) -> float:
+    """Wall seconds of one run of `argv`, output discarded.
+
+    Not subprocess.run(timeout=...): with a timeout it polls for the exit in steps of
+    up to 50 ms (CPython's Popen._wait), which rounded every figure to 14 + 50k ms.
+    A blocking wait, and a timer that kills a run that hangs.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killer = threading.Timer(timeout_seconds, process.kill)
+    killer.start()
+    try:
+        process.wait()
+    finally:
+        killer.cancel()
+    return time.perf_counter() - started
+
+
 class ChildProcess:
     """A process the benchmark started: its pid while it runs, and a polite stop."""
 

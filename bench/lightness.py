@@ -37,6 +37,7 @@ from bench.daemon_figures import (  # noqa: E402
     _cpu_seconds,
     _peak_rss_mib,
     _wait,
+    wall_seconds,
 )
 from bench.table import print_table  # noqa: E402
 
@@ -89,14 +90,7 @@ class Reference(ChildProcess):
 
 def _cold_ms(command: Sequence[str], runs: int, cwd: Path) -> list[float]:
     """Wall milliseconds of each of `runs` runs of `command` as a new process."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(
-            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60
-        )
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+    return [wall_seconds(list(command), cwd, 60) * 1000 for _ in range(runs)]
 
 
 def _posted(box: Sandbox) -> bool:

@@ -20,11 +20,11 @@ import contextlib
 import shutil
 import statistics
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from appliance.service.control import ControlServer
+from bench.daemon_figures import wall_seconds
 
 REFERENCE = Path(__file__).resolve().parent / "reference_client.py"
 VENV_PYTHON = "/opt/appliance/venv/bin/python"
@@ -93,17 +93,9 @@ def rows(root: Path, before_src: Path | None = None, runs: int = 5) -> list[Row]
                 for name, argv in commands.items():
                     if name == "reference" and version == "before":
                         continue  # one reference for both
-                    started = time.perf_counter()
-                    subprocess.run(
-                        _in_root(root, argv, pythonpath),
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                        timeout=300,
-                    )
+                    seconds = wall_seconds(_in_root(root, argv, pythonpath))
                     if round_:
-                        samples.setdefault((version, name), []).append(
-                            time.perf_counter() - started
-                        )
+                        samples.setdefault((version, name), []).append(seconds)
     reference = statistics.median(samples[("after", "reference")])
     table: list[Row] = []
     for name in list(commands)[1:]:
