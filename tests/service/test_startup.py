@@ -45,7 +45,7 @@ def test_the_daemon_module_loads_no_x_client(tmp_path):
 
 
 @pytest.mark.timeout(30)
-def test_the_x_client_is_built_on_first_use_and_posts():
+def test_the_lazily_built_x_client_posts_and_aborts_nothing_before_use():
     with XStandin(**{name.removeprefix("x_"): value for name, value in KEYS.items()}) as x:
         settings = Settings(x=XSettings(api_url=x.url, request_timeout_seconds=5.0))
         post, _delete, client = sender(settings, Credentials(KEYS), time.time)
