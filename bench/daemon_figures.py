@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,11 +36,51 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-class DaemonProcess:
+def wall_seconds(argv: list[str], cwd: Path | None = None, timeout_seconds: float = 300) -> float:
+    """Wall seconds of one run of `argv`, output discarded.
+
+    Not subprocess.run(timeout=...): with a timeout it polls for the exit in steps of
+    up to 50 ms (CPython's Popen._wait), which rounded every figure to 14 + 50k ms.
+    A blocking wait, and a timer that kills a run that hangs.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killer = threading.Timer(timeout_seconds, process.kill)
+    killer.start()
+    try:
+        process.wait()
+    finally:
+        killer.cancel()
+    return time.perf_counter() - started
+
+
+class ChildProcess:
+    """A process the benchmark started: its pid while it runs, and a polite stop."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+                raise RuntimeError(f"{self.process.args} did not stop within 20 s") from None
+
+
+class DaemonProcess(ChildProcess):
     """`appliance run` in a sandbox, with a notify socket of our own to see READY=1."""
 
-    def __init__(self, box: Sandbox, tmp: Path) -> None:
+    def __init__(self, box: Sandbox, tmp: Path, python: str = sys.executable) -> None:
         self.box = box
+        self.python = python  # another checkout's venv measures that checkout
         self.notify_path = tmp / "notify.sock"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(self.notify_path))
@@ -53,34 +94,36 @@ class DaemonProcess:
         env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path))
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "run", "--config", str(self.box.config_path)],
+            [self.python, "-m", "appliance", "run", "--config", str(self.box.config_path)],
             env=env,
+            cwd=self.box.dir,  # not a checkout: `-m` would import the appliance found there
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(self.box.dir / "daemon.log").open("ab"),  # read it when a run goes wrong
         )
         while time.monotonic() - started < 30:
             if "READY=1" in self._receive():
-                return time.monotonic() - started
+                ready_seconds = time.monotonic() - started
+                # Keep reading, as systemd does: once the socket's buffer is full of
+                # STATUS= lines, the daemon's next notification would block it.
+                threading.Thread(target=self._drain, name="notify-drain", daemon=True).start()
+                return ready_seconds
         raise RuntimeError("the daemon did not send READY=1 within 30 s")
+
+    def _drain(self) -> None:
+        while self.notify.fileno() >= 0:
+            self._receive()
 
     def _receive(self) -> list[str]:
         try:
             message = self.notify.recv(4096).decode()
-        except TimeoutError:
+        except (TimeoutError, OSError):  # OSError: closed by stop()
             return []
         lines = message.splitlines()
         self.messages.extend(lines)
         return lines
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(20)
+        super().stop()
         self.notify.close()
 
 

@@ -19,6 +19,7 @@ SECTIONS = [
     ("bench.daemon_figures", "the daemon as a process"),
     ("bench.speech_cost", "speech sessions and cost"),
     ("bench.post_length", "X's weighted length"),
+    ("bench.lightness", "against the tutorial-style reference client (issue 13)"),
 ]
 
 

@@ -184,6 +184,7 @@ def _check(config_arg: str | None) -> int:
     import platform
 
     from appliance import x_length
+    from appliance.posting import x_client  # noqa: F401 - the daemon loads it after READY=1
     from appliance.service import daemon  # noqa: F401 - importing is the check
     from appliance.service.config import config_path, load_settings
 
@@ -233,10 +234,11 @@ def _run(config_arg: str | None) -> int:
             pin_factory=pin_factory,
             notifier=notifier,
             watchdog_interval_seconds=watchdog_interval_seconds(os.environ, os.getpid()),
+            # After READY=1 (it loads emoji's tables), but not on the main loop at the
+            # first confirmation either (tens of ms on a Pi).
+            after_ready=x_length.preload,
         )
         daemon = Daemon(settings, credentials, parts)
-        # Now, not on the main loop at the first confirmation (tens of ms on a Pi).
-        x_length.preload()
     except ConfigError as error:
         log.error("Configuration error: %s", error, extra={"APPLIANCE_EVENT": "config_error"})
         notifier.status(f"Configuration error: {error}")

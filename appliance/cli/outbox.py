@@ -8,18 +8,18 @@ destination's rows).
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from appliance.cli.exits import EX_CONFIG, EX_FAIL, EX_OK, EX_USAGE
 from appliance.core.destinations import Destination
 from appliance.errors import ConfigError
-from appliance.posting.outbox import FILE_NAME, POSTED, WAITING, Entry, Outbox
-from appliance.posting.poster import IDLE_POLL_SECONDS
+
+if TYPE_CHECKING:
+    from appliance.posting.outbox import Entry, Outbox
 
 _TEXT_CHARS = 60
 
@@ -55,6 +55,10 @@ def run(
     out: TextIO | None = None,
     destination: str | None = None,
 ) -> int:
+    # Here, not at the top: every command's parser is built from this module.
+    import sqlite3
+
+    from appliance.posting.outbox import FILE_NAME, Outbox
     from appliance.service.config import config_path, load_settings
 
     out = out or sys.stdout
@@ -93,6 +97,8 @@ def _list(outbox: Outbox, limit: int, out: TextIO, destination: Destination | No
 
 def format_entry(entry: Entry, now: float | None = None) -> str:
     """One line: id, destination, state, when, text, then the post id or the reason."""
+    from appliance.posting.outbox import POSTED, WAITING
+
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.updated_at))
     text = entry.text if len(entry.text) <= _TEXT_CHARS else entry.text[: _TEXT_CHARS - 1] + "…"
     state = str(entry.state)
@@ -107,6 +113,9 @@ def format_entry(entry: Entry, now: float | None = None) -> str:
 
 
 def _change(outbox: Outbox, action: str, entry_id: int, out: TextIO) -> int:
+    from appliance.posting.outbox import POSTED
+    from appliance.posting.poster import IDLE_POLL_SECONDS
+
     entry = outbox.get(entry_id)
     if entry is None:
         print(f"No entry {entry_id} in the outbox.", file=out)

@@ -251,8 +251,6 @@ def request(path: Path, command: str, timeout_seconds: float = 10.0) -> dict[str
 
 def run_command(command: str, socket_path: Path, *, as_json: bool = False) -> int:
     """`appliance status|confirm|cancel|mute|unmute`: print the reply; 0 if it was ok."""
-    from appliance.service.control_replies import format_status
-
     try:
         reply = request(socket_path, command)
     except ControlError as error:
@@ -268,3 +266,36 @@ def run_command(command: str, socket_path: Path, *, as_json: bool = False) -> in
     else:
         print(reply.get("message") or reply.get("status", "done"))
     return 0 if is_ok else 1
+
+
+def format_status(reply: dict[str, Any]) -> str:
+    """`appliance status` as text, one fact a line."""
+    candidate = reply.get("candidate")
+    link = reply.get("link") or {}
+    microphone = reply.get("microphone") or {}
+    outbox = reply.get("outbox") or {}
+    mic_ok = microphone.get("is_ok")
+    mic = {True: "ok", False: f"missing: {microphone.get('detail', '')}", None: "not open yet"}
+    lines = [
+        f"Status:     {reply.get('status', '')}",
+        f"LED:        {reply.get('led', '')}",
+        f"Muted:      {'yes' if reply.get('is_muted') else 'no'}",
+        "Candidate:  "
+        + (
+            f"“{candidate['text']}” ({candidate['seconds_left']:.0f} s left)"
+            if candidate
+            else "none"
+        ),
+        f"Speech:     {link.get('state', '')}"
+        + (f" ({link['detail']})" if link.get("detail") else ""),
+        f"Microphone: {mic.get(mic_ok, str(mic_ok))}",
+        "Outbox:     "
+        + (", ".join(f"{count} {name}" for name, count in outbox.items()) or "empty"),
+    ]
+    for status in reply.get("destinations") or []:  # each one's problem, none hiding another
+        trouble = status.get("needs_user") or status.get("problem")
+        if trouble:
+            lines.append(f"{str(status.get('destination', '')).capitalize() + ':':<12}{trouble}")
+    if reply.get("last_post_id"):
+        lines.append(f"Last post:  {reply['last_post_id']}")
+    return "\n".join(lines) + "\n"

@@ -76,6 +76,8 @@ class Parts:
     notifier: Notifier = field(default_factory=Notifier)
     clock: Clock = field(default_factory=Clock)
     watchdog_interval_seconds: float | None = None
+    # One-off work that can wait until READY=1 but must be done before the first event.
+    after_ready: Callable[[], None] = lambda: None
 
 
 class Daemon:
@@ -175,6 +177,7 @@ class Daemon:
             worker.start()
         self.panel.show(Pattern.STARTING)
         self.parts.notifier.ready()
+        self.parts.after_ready()
         log.info(
             "Started: microphone %s, speech %s, %s",
             self.settings.audio.device,

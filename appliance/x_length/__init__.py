@@ -20,9 +20,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from appliance.x_length._data import load_emoji, load_tlds
-from appliance.x_length._links import links, url_spans
+# _data and _links (the emoji and TLD tables, the link patterns) load at the first
+# measurement, not here: `appliance status` reads the configuration, which names
+# MAX_WEIGHTED_LENGTH, and under emulation they were a third of its imports (issue 13).
+if TYPE_CHECKING:
+    from appliance.x_length._links import url_spans
 
 __all__ = [
     "MAX_WEIGHTED_LENGTH",
@@ -46,6 +50,8 @@ def _emoji_end(text: str, start: int) -> int:
     """The end of the emoji sequence at `start` (two or more code points), or -1."""
     # A single code point weighs what its range says; that is how twitter-text's regex
     # treats them too (© and ® count as emoji only with U+FE0F, which makes two).
+    from appliance.x_length._data import load_emoji
+
     emoji = load_emoji()
     for end in range(min(len(text), start + emoji.longest), start + 1, -1):
         if text[start:end] in emoji.sequences:
@@ -61,6 +67,9 @@ def _plain_weight(text: str, start: int, end: int) -> int:
 def _units(text: str) -> Iterator[tuple[int, int, bool]]:
     """(end, weight, is_plain) of each counted unit of NFC `text` in order: a URL, an emoji
     sequence, or a run of other code points (is_plain: each weighs by its range)."""
+    from appliance.x_length._data import load_emoji
+    from appliance.x_length._links import links
+
     urls = {link.start: link.start + link.counted for link in links(text)}
     emoji_starts = (match.start() for match in load_emoji().firsts.finditer(text))
     specials = sorted(set(urls).union(emoji_starts))
@@ -85,6 +94,8 @@ def _units(text: str) -> Iterator[tuple[int, int, bool]]:
 
 def preload() -> None:
     """Load the emoji and TLD data now rather than at the first measurement."""
+    from appliance.x_length._data import load_emoji, load_tlds
+
     load_emoji()
     load_tlds()
 
@@ -119,3 +130,12 @@ def fitting_length(text: str, limit: int = MAX_WEIGHTED_LENGTH) -> int:
                     return index
         return position
     return position
+
+
+def __getattr__(name: str) -> Any:
+    if name == "url_spans":  # loaded with the link patterns, on first use
+        from appliance.x_length._links import url_spans
+
+        globals()["url_spans"] = url_spans  # once found, a plain attribute
+        return url_spans
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,6 @@
 """The decision core: confirmation rules, expiry, LED patterns and status, as pure functions."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,3 +183,13 @@ def test_every_post_has_exactly_one_confirmation(steps):
                 assert state.candidate is None
             else:
                 assert queued == ["My cat is the boss."]
+
+
+def test_every_name_the_core_offers_loads_on_first_use():
+    """The core's names load lazily (issue 13): each listed one must resolve."""
+    import appliance.core as core_package
+
+    for name in core_package.__all__:
+        assert getattr(core_package, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = core_package.no_such_name

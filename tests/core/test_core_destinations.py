@@ -134,7 +134,8 @@ def test_the_length_rules_use_the_destinations_own_counts():
 
 
 def test_appliance_status_lists_each_destinations_problem():
-    from appliance.service.control_replies import format_status, status_reply
+    from appliance.service.control import format_status
+    from appliance.service.control_replies import status_reply
 
     state, _ = confirm("Status.")
     event = PostResult(2, "retrying", "", "Bluesky is limiting posts", destination=BLUESKY)

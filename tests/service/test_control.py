@@ -17,10 +17,11 @@ from appliance.service.control import (
     MAX_REQUEST_BYTES,
     ControlError,
     ControlServer,
+    format_status,
     parse_request,
     request,
 )
-from appliance.service.control_replies import format_status, status_reply
+from appliance.service.control_replies import status_reply
 from appliance.tryout.sandbox import write_config
 
 TIMEOUT_SECONDS = 5.0

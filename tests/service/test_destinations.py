@@ -11,11 +11,10 @@ import pytest
 from appliance.clock import Clock
 from appliance.core.destinations import Destination
 from appliance.errors import ConfigError
-from appliance.posting.x_client import XPoster
 from appliance.service import destinations
 from appliance.service.config import settings_from_dict
 from appliance.service.credentials import Credentials, needed_credentials
-from appliance.service.destinations import DryRunClient, make_clients
+from appliance.service.destinations import DryRunClient, LazyXClient, make_clients
 
 X_KEY_VALUES = {
     name: f"{name}-value-0123456789"
@@ -30,7 +29,7 @@ def test_an_existing_configuration_posts_to_x_alone():
     assert settings.destinations == (Destination.X,)
     assert needed_credentials(settings)[1:] == tuple(X_KEY_VALUES)
     clients = make_clients(settings, Credentials(X_KEY_VALUES), Clock())
-    assert list(clients) == [Destination.X] and isinstance(clients[Destination.X], XPoster)
+    assert list(clients) == [Destination.X] and isinstance(clients[Destination.X], LazyXClient)
 
 
 def test_dry_run_needs_no_x_keys_and_posts_nothing():
