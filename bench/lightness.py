@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from appliance.core.audio import SAMPLE_RATE_HZ  # noqa: E402
 from appliance.speech.settings import ASSEMBLYAI_KEY  # noqa: E402
 from appliance.tryout.sandbox import Sandbox  # noqa: E402
 from appliance.tryout.standins.speech_server import SpeechStandin  # noqa: E402
@@ -48,9 +49,10 @@ Row = tuple[str, str, str]
 
 def _tone(seconds: float, hz: float = 300.0, amplitude: int = 8000) -> bytes:
     """Loud enough for the speech stand-in to hear an utterance (it detects by energy)."""
-    count = int(16000 * seconds)
+    count = int(SAMPLE_RATE_HZ * seconds)
     samples = array.array(
-        "h", (int(amplitude * math.sin(2 * math.pi * hz * i / 16000)) for i in range(count))
+        "h",
+        (int(amplitude * math.sin(2 * math.pi * hz * i / SAMPLE_RATE_HZ)) for i in range(count)),
     )
     return samples.tobytes()
 

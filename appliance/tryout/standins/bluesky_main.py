@@ -7,11 +7,12 @@ import sys
 import threading
 from collections.abc import Callable
 
+from appliance.posting.x_keys import BLUESKY_APP_PASSWORD
 from appliance.tryout.standins.bluesky_protocol import DEFAULT_PORT, STANDIN_HANDLE
 from appliance.tryout.standins.bluesky_server import BlueskyStandin
 from appliance.tryout.standins.program import run_program
 
-CREDENTIAL_FILE = "bluesky_app_password"  # as the daemon reads it
+CREDENTIAL_FILE = BLUESKY_APP_PASSWORD  # as the daemon reads it
 
 
 def main(

@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable
 
 from appliance.core.mastodon_text import DEFAULT_MAX_CHARACTERS
+from appliance.posting.x_keys import MASTODON_ACCESS_TOKEN
 from appliance.tryout.standins.mastodon_server import MastodonStandin
 from appliance.tryout.standins.program import run_program
 
-CREDENTIAL_FILE = "mastodon_access_token"  # as the Mastodon client's token hint names it
+CREDENTIAL_FILE = MASTODON_ACCESS_TOKEN  # as the daemon reads it
 DEFAULT_PORT = 8091  # next to the X (8089) and Bluesky (8090) stand-ins
 
 
