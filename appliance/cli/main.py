@@ -104,10 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     standin = commands.add_parser(
         "standin",
-        help="run a local stand-in of AssemblyAI or X (see `appliance standin speech -h`)",
+        help="run a local stand-in of AssemblyAI, X, Bluesky or Mastodon "
+        "(see `appliance standin speech -h`)",
     )
-    standin.add_argument("which", choices=["speech", "x"])
-    # Everything after speech|x, -h included, belongs to the stand-in's own parser.
+    standin.add_argument("which", choices=list(_STANDINS))
+    # Everything after its name, -h included, belongs to the stand-in's own parser.
     standin.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     config_help = (
         "configuration file (default: $APPLIANCE_CONFIG, else /etc/appliance/appliance.toml)"
@@ -266,14 +267,21 @@ def _run(config_arg: str | None) -> int:
     return EX_OK
 
 
+# `appliance standin NAME`: each stand-in's own program (loaded only when it runs).
+_STANDINS = {
+    "speech": "appliance.tryout.standins.speech_main",
+    "x": "appliance.tryout.standins.x_main",
+    "bluesky": "appliance.tryout.standins.bluesky_main",
+    "mastodon": "appliance.tryout.standins.mastodon_main",
+}
+
+
 def _standin(which: str, rest: list[str]) -> int:
-    if which == "speech":
-        from appliance.tryout.standins import speech_main
+    import importlib
 
-        return speech_main.main(rest)
-    from appliance.tryout.standins import x_main
-
-    return x_main.main(rest)
+    program = importlib.import_module(_STANDINS[which])
+    status: int = program.main(rest)
+    return status
 
 
 if __name__ == "__main__":
