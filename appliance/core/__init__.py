@@ -3,7 +3,7 @@
 from appliance.core.machine import step
 from appliance.core.pattern import Pattern
 from appliance.core.state import Candidate, CoreSettings, LinkState, State
-from appliance.core.views import led_pattern, status_line
+from appliance.core.views import led_pattern, next_tick_at, status_line
 
 __all__ = [
     "Candidate",
@@ -12,6 +12,7 @@ __all__ = [
     "Pattern",
     "State",
     "led_pattern",
+    "next_tick_at",
     "status_line",
     "step",
 ]
