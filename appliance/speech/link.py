@@ -18,7 +18,8 @@ from appliance import loops
 from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
 from appliance.speech.backlog import Backlog, Chunk
 from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
-from appliance.speech.gate import Decision, GateSettings, GateState, decide, next_open_at, on_voice
+from appliance.speech.gate import Decision, GateSettings, next_open_at
+from appliance.speech.intake import Intake
 from appliance.speech.receiver import SessionReceiver
 from appliance.speech.reconnect import (
     EXPIRED,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # An Error message precedes the server's close; a server that does not close is cut.
 ERROR_CLOSE_SECONDS = 2.0
+# Chunks sent as one message: 100 ms, one capture period (the service takes 50-1000 ms).
+CHUNKS_PER_MESSAGE = 2
 
 
 @dataclass(frozen=True)
@@ -85,18 +88,19 @@ class SpeechLink:
         self._emit = emit
         self._connect = connect
         self._clock = clock
-        self._detector = detector or SpeechDetector()
         s = self.settings
-        self._gate_settings = GateSettings(
+        gate_settings = GateSettings(
             mode=s.session,
             idle_close_seconds=s.idle_close_seconds,
             rotate_after_seconds=s.rotate_after_seconds,
         )
-        self._gate = GateState()
-        self._lock = threading.Lock()  # guards _gate (microphone thread vs link thread)
         self.backlog = Backlog(max(1, round(s.backlog_seconds / CHUNK_SECONDS)))
         self._pre_roll_chunks = round(s.pre_roll_seconds / CHUNK_SECONDS)
-        self._wake = threading.Event()
+        self._wakeup = loops.Wakeup()  # the link thread's wait while no session is wanted
+        self._intake = Intake(
+            gate_settings, self.backlog, detector or SpeechDetector(), self._wakeup.wake, clock
+        )
+        self.send_audio = self._intake.send_audio  # the microphone thread's way in
         self._is_up = threading.Event()
         self._last_problem = ""
         self._is_idle_reported = False
@@ -111,9 +115,15 @@ class SpeechLink:
             )
         )
         self.open_times: deque[float] = deque(maxlen=64)
-        self.last_progress_at = clock()
+        self._last_progress_at = clock()
+        self._failures = 0
         self.chunks_sent = 0
         self.sessions_opened = 0
+
+    @property
+    def last_progress_at(self) -> float:
+        """When the thread last did something; now while it waits for speech on purpose."""
+        return self._clock() if self._wakeup.is_waiting else self._last_progress_at
 
     @property
     def is_up(self) -> bool:
@@ -124,92 +134,75 @@ class SpeechLink:
         """Speech lost: the backlog overflowed during a long outage."""
         return self.backlog.chunks_overflowed
 
-    def send_audio(self, chunk: bytes) -> None:
-        """Called by the microphone thread for every 50 ms period; never blocks for long."""
-        is_speech = self._detector.is_speech(chunk)
-        with self._lock:
-            if self._gate.is_muted:
-                return  # muted: audio never leaves the device, not even into the backlog
-            was_wanted = self._wanted_locked()
-            self._gate = on_voice(self._gate, self._detector.is_speaking, self._clock())
-            if not was_wanted and self._wanted_locked():
-                self.backlog.retain(self.backlog.max_chunks)
-                self._wake.set()
-            # Under the lock: a chunk must not slip in after set_muted(True) cleared.
-            self.backlog.push(chunk, is_speech)
-
     def set_muted(self, is_muted: bool) -> None:
         """Muted: end the session (Terminate), drop all audio, open nothing until unmuted."""
-        with self._lock:
-            if self._gate.is_muted == is_muted:
-                return
-            self._gate = GateState(is_muted=is_muted, last_speech_at=None)
-        if is_muted:
-            self.backlog.clear()
-        self._wake.set()
-
-    def _wanted_locked(self) -> bool:
-        return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
+        self._intake.set_muted(is_muted)
 
     def _is_session_needed(self) -> bool:
-        return self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
+        return self._intake.is_session_needed()
 
     def _is_key_check_due(self) -> bool:
-        with self._lock:
-            return self._needs_key_check and not self._gate.is_muted
+        return self._needs_key_check and not self._intake.is_muted
 
     def _decide(self, session_age_seconds: float | None) -> Decision:
-        with self._lock:
-            return decide(self._gate, session_age_seconds, self._clock(), self._gate_settings)
+        return self._intake.decide(session_age_seconds)
 
     # ---- the link thread ------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            self.last_progress_at = self._clock()
-            if self._is_key_check_due() and not self._is_session_needed():
-                answer = self._key_check(stop)
-                if stop.is_set():
-                    break
-                if answer.outcome in ("accepted", "no_endpoint"):
-                    self._needs_key_check = False
-                    self._on_recovered()
-                    failures = 0
-                    continue
-                failures += 1
-                self._retry_later(stop, answer.cause or LinkCause.DROPPED, answer.detail, failures)
-                continue
-            if not self._is_session_needed():
-                self._idle(stop)
-                continue
-            self._is_idle_reported = False
-            self.backlog.retain(self.backlog.max_chunks)  # from here on, no word is dropped
-            if not self._wait_for_open_slot(stop):
-                continue
-            outcome = self._one_session(stop)
+        self._failures = 0
+        loops.run_loop(stop, lambda: self._round(stop), self._wakeup, "speech-link")
+
+    def _round(self, stop: threading.Event) -> float | None:
+        """One decision: check the key, wait for speech (None), or run one session."""
+        self._last_progress_at = self._clock()
+        if self._is_key_check_due() and not self._is_session_needed():
+            answer = self._key_check(stop)
             if stop.is_set():
-                break
-            if outcome.ended_by_us is not None:
-                failures = 0
-                continue
-            cause = classify(outcome.close_code, outcome.reason, http_status=outcome.http_status)
-            if cause == EXPIRED:
-                # Error 3008, Termination, close 3008: the service's own rotation. The
-                # unfinished words were replayed into the backlog; carry on at once.
-                log.info(
-                    "Speech session reached its maximum duration; continuing in a new one",
-                    extra={"APPLIANCE_EVENT": "session_expired", "CLOSE_CODE": outcome.close_code},
-                )
-                failures = 0
-                continue
-            failures = 1 if outcome.up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
-            if cause is LinkCause.KEY_REFUSED:
-                # Retry with a free token request, not a billed session (on_speech). Not
-                # for a balance problem: a token may well be issued to an empty account.
-                self._needs_key_check = self.settings.session == "on_speech"
-            detail = describe_close(outcome.close_code, outcome.reason)
-            self._retry_later(stop, cause, detail, failures, outcome.close_code)
+                return 0.0
+            if answer.outcome in ("accepted", "no_endpoint"):
+                self._needs_key_check = False
+                self._on_recovered()
+                self._failures = 0
+                return 0.0
+            self._failures += 1
+            cause = answer.cause or LinkCause.DROPPED
+            self._retry_later(stop, cause, answer.detail, self._failures)
+            return 0.0
+        if not self._is_session_needed():
+            self._idle()
+            return None  # until speech, a mute change or stop wakes us
+        self._is_idle_reported = False
+        self.backlog.retain(self.backlog.max_chunks)  # from here on, no word is dropped
+        if self._wait_for_open_slot(stop):
+            self._after(self._one_session(stop), stop)
+        return 0.0
+
+    def _after(self, outcome: _Outcome, stop: threading.Event) -> None:
+        """What a session's end means: go on at once, or report and back off."""
+        if stop.is_set():
+            return
+        if outcome.ended_by_us is not None:
+            self._failures = 0
+            return
+        cause = classify(outcome.close_code, outcome.reason, http_status=outcome.http_status)
+        if cause == EXPIRED:
+            # Error 3008, Termination, close 3008: the service's own rotation. The
+            # unfinished words were replayed into the backlog; carry on at once.
+            log.info(
+                "Speech session reached its maximum duration; continuing in a new one",
+                extra={"APPLIANCE_EVENT": "session_expired", "CLOSE_CODE": outcome.close_code},
+            )
+            self._failures = 0
+            return
+        healthy = outcome.up_seconds >= HEALTHY_AFTER_SECONDS
+        self._failures = 1 if healthy else self._failures + 1
+        if cause is LinkCause.KEY_REFUSED:
+            # Retry with a free token request, not a billed session (on_speech). Not
+            # for a balance problem: a token may well be issued to an empty account.
+            self._needs_key_check = self.settings.session == "on_speech"
+        detail = describe_close(outcome.close_code, outcome.reason)
+        self._retry_later(stop, cause, detail, self._failures, outcome.close_code)
 
     def _retry_later(
         self,
@@ -242,23 +235,20 @@ class SpeechLink:
             log.info("Speech link is back (it was down: %s)", self._last_problem)
             self._last_problem = ""
 
-    def _idle(self, stop: threading.Event) -> None:
-        """No session wanted: keep only pre-roll, say so once, wait for speech."""
+    def _idle(self) -> None:
+        """No session wanted: keep only pre-roll, say so once."""
         self.backlog.retain(self._pre_roll_chunks)
         if not self._is_idle_reported:
             self._is_idle_reported = True
-            with self._lock:
-                reason = "muted" if self._gate.is_muted else "no speech"
+            reason = "muted" if self._intake.is_muted else "no speech"
             # Idle after a passed key check: a key problem shown before is over.
             key_ok = not self._needs_key_check and self._last_cause is None
             self._emit(LinkIdle(reason, is_key_confirmed=key_ok))
-        self._wake.wait(0.2)
-        self._wake.clear()
 
     def _wait_for_open_slot(self, stop: threading.Event) -> bool:
         """Wait until opening keeps us under opens_per_minute; False if no longer wanted."""
         while not stop.is_set():
-            self.last_progress_at = self._clock()
+            self._last_progress_at = self._clock()
             at = next_open_at(list(self.open_times), self._clock(), self.settings.opens_per_minute)
             if at <= self._clock():
                 return True
@@ -271,7 +261,7 @@ class SpeechLink:
         loops.wait(stop, seconds, self._clock, beat=self._beat)
 
     def _beat(self) -> None:
-        self.last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
+        self._last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
 
     def _report_down(self, decision: Verdict, code: int | None) -> None:
         message = (
@@ -372,7 +362,7 @@ class SpeechLink:
         next_ping_at = opened_at + self.settings.ping_interval_seconds
         while not stop.is_set() and not session.ended.is_set():
             now = self._clock()
-            self.last_progress_at = now
+            self._last_progress_at = now
             session.deliver_due()
             if session.error_at is not None and now - session.error_at > ERROR_CLOSE_SECONDS:
                 session.lost("the server sent an error but did not close")
@@ -396,16 +386,17 @@ class SpeechLink:
                 if ahead_seconds > 0:
                     stop.wait(min(0.05, ahead_seconds))
                     continue
-                item = self.backlog.take(timeout_seconds=0.1)
-                if item is None:
+                chunks = self.backlog.take_up_to(CHUNKS_PER_MESSAGE, timeout_seconds=0.1)
+                if not chunks:
                     continue
-                ws.send_binary(item[0])
+                ws.send_binary(b"".join(chunk for chunk, _ in chunks))
             except (OSError, websocket.WebSocketException) as error:
                 session.lost(f"sending failed: {error}")
                 return None
-            self.chunks_sent += 1
-            sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
-            replay.append((sent_ms, item))
+            self.chunks_sent += len(chunks)
+            for item in chunks:
+                sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
+                replay.append((sent_ms, item))
             confirmed_ms = session.confirmed_end_ms + CONFIRM_MARGIN_MS
             while replay and (
                 replay[0][0] <= confirmed_ms or len(replay) * CHUNK_SECONDS > REPLAY_MAX_SECONDS

@@ -81,7 +81,7 @@ def alsa_env(config_file: Path) -> dict[str, str]:
 
 
 class RealtimeFeeder:
-    """Writes a FIFO the way a microphone produces audio: 50 ms every 50 ms, never EOF.
+    """Writes a FIFO the way a microphone produces audio: a period every period, never EOF.
 
     The write end is open from start() to stop(). That matters: the file plugin opens
     its infile with a blocking open(), which waits for a writer, and pyalsaaudio
@@ -89,9 +89,10 @@ class RealtimeFeeder:
     deadlock with it. With the write end held, a reader's open returns at once, and
     readers may come and go (CaptureLoop reopening) without ever seeing EOF.
 
-    Every chunk is one write of 1600 bytes: pipe writes up to PIPE_BUF (4096) are
-    atomic, and the file plugin returns a short FIFO read as a whole period without
-    waiting for the rest (the rest is not audio), so smaller writes would corrupt it.
+    Every chunk is one write of a whole capture period (PERIOD_BYTES, 3200 bytes): pipe
+    writes up to PIPE_BUF (4096) are atomic, and the file plugin returns a short FIFO
+    read as a whole period without waiting for the rest (the rest is not audio), so
+    smaller writes would corrupt it.
     Queued audio waits while no reader has the FIFO open (so a test's speech is
     heard whole); silence is written when nothing is queued and dropped when no one
     reads, as a microphone's would be.
@@ -117,9 +118,9 @@ class RealtimeFeeder:
         finally:
             os.close(reader)
         with contextlib.suppress(OSError, AttributeError):
-            # Hold ~2 chunks, not 64 KiB: audio nobody reads is late, as a mic's
+            # Hold 2 chunks, not 64 KiB: audio nobody reads is late, as a mic's
             # would be lost, rather than piling up seconds of stale silence.
-            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 4096)
+            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 2 * PERIOD_BYTES)
         self._thread = threading.Thread(target=self._run, name="realtime-feeder", daemon=True)
         self._thread.start()
 
