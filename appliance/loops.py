@@ -17,15 +17,19 @@ def run_loop(
     step: Callable[[], float | None],
     wakeup: Wakeup,
     name: str,
+    *,
+    watch_stop: bool = True,
 ) -> None:
     """Run rounds of `step()` until `stop` is set: the one loop every thread here runs.
 
     `step` does one round of work and returns the seconds until the next round is due:
     0 goes again at once (a round that blocks by itself, on a device read or accept()),
     None waits until woken. In between the thread blocks on `wakeup`, which wake() and
-    `stop` end early: no thread sleeps and polls.
+    `stop` end early: no thread sleeps and polls. watch_stop=False saves the watcher
+    when whoever sets `stop` wakes `wakeup` too (a part closing its own loop).
     """
-    wakeup.stop_with(stop, name)
+    if watch_stop:
+        wakeup.stop_with(stop, name)
     while not stop.is_set():
         seconds = step()
         if stop.is_set():

@@ -96,6 +96,7 @@ class ControlServer:
 
     def close(self) -> None:
         self._stopping.set()
+        self._wakeup.wake()
         if self._socket is not None and self.is_serving():
             # Ends the accept() it blocks in (Linux: EINVAL), so it sees the stop at once.
             with contextlib.suppress(OSError):
@@ -116,7 +117,9 @@ class ControlServer:
 
     def _accept(self) -> None:
         try:
-            loops.run_loop(self._stopping, self._accept_one, self._wakeup, "control")
+            loops.run_loop(
+                self._stopping, self._accept_one, self._wakeup, "control", watch_stop=False
+            )
         finally:
             if self._on_stopped is not None:
                 self._on_stopped()
