@@ -182,6 +182,8 @@ class Microphone:
                 return None
             if frames == 0:
                 return None  # nothing yet; lets the caller look at its stop flag
+            if frames == PERIOD_FRAMES and not self._pending:
+                return bytes(data)  # the usual case: one whole period, no copying around
             self._pending += data[: frames * CHANNELS * SAMPLE_BYTES]
         chunk = bytes(self._pending[:PERIOD_BYTES])
         del self._pending[:PERIOD_BYTES]

@@ -53,15 +53,19 @@ class Intake:
         for chunk in chunks:
             is_speech = self._detector.is_speech(chunk)
             heard.append((chunk, is_speech, self._detector.is_speaking))
+        now = self._clock()
         with self._lock:
             if self._gate.is_muted:
                 return  # muted: audio never leaves the device, not even into the backlog
+            was_wanted = self._wanted_locked(now)
             for chunk, is_speech, is_speaking in heard:
-                was_wanted = self._wanted_locked()
-                self._gate = on_voice(self._gate, is_speaking, self._clock())
-                if not was_wanted and self._wanted_locked():
-                    self.backlog.retain(self.backlog.max_chunks)
-                    self._wake()
+                gate = on_voice(self._gate, is_speaking, now)
+                if gate is not self._gate:
+                    self._gate = gate
+                    if not was_wanted and self._wanted_locked(now):
+                        was_wanted = True
+                        self.backlog.retain(self.backlog.max_chunks)
+                        self._wake()
                 # Under the lock: a chunk must not slip in after set_muted(True) cleared.
                 self.backlog.push(chunk, is_speech, notify=False)
         self.backlog.notify()
@@ -76,8 +80,8 @@ class Intake:
             self.backlog.clear()
         self._wake()
 
-    def _wanted_locked(self) -> bool:
-        return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
+    def _wanted_locked(self, now: float) -> bool:
+        return decide(self._gate, None, now, self._gate_settings) is Decision.OPEN
 
     def decide(self, session_age_seconds: float | None) -> Decision:
         with self._lock:

@@ -15,8 +15,8 @@ from typing import Any
 import websocket
 
 from appliance import loops
-from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
-from appliance.speech.backlog import Backlog, Chunk
+from appliance.core.events import LinkCause, LinkIdle, LinkUp
+from appliance.speech.backlog import Backlog
 from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
 from appliance.speech.gate import Decision, GateSettings, next_open_at
 from appliance.speech.intake import Intake
@@ -24,24 +24,20 @@ from appliance.speech.receiver import SessionReceiver
 from appliance.speech.reconnect import (
     EXPIRED,
     HEALTHY_AFTER_SECONDS,
-    Verdict,
-    cause_streak,
     classify,
     describe_close,
-    retry_cap_seconds,
-    verdict,
 )
+from appliance.speech.replay import Replay
 from appliance.speech.settings import (  # noqa: F401 - session_url is part of the API
     BURST_SECONDS,
     CHUNK_SECONDS,
-    CONFIRM_MARGIN_MS,
     MODELS,
-    REPLAY_MAX_SECONDS,
     SAMPLE_RATE_HZ,
     AssemblyAISettings,
     session_url,
 )
 from appliance.speech.token import KeyCheck, check_key
+from appliance.speech.trouble import Trouble
 from appliance.speech.vad import SpeechDetector
 
 log = logging.getLogger(__name__)
@@ -102,10 +98,8 @@ class SpeechLink:
         )
         self.send_audio = self._intake.send_audio  # the microphone thread's way in
         self._is_up = threading.Event()
-        self._last_problem = ""
         self._is_idle_reported = False
-        self._last_cause: LinkCause | str | None = None
-        self._cause_streak = 0
+        self._trouble = Trouble(self.settings, emit)
         # on_speech: a wrong key shows at boot (LED, STATUS=) rather than at the first
         # sentence. A temporary token proves the key without a billed session.
         self._needs_key_check = self.settings.session == "on_speech"
@@ -162,7 +156,7 @@ class SpeechLink:
                 return 0.0
             if answer.outcome in ("accepted", "no_endpoint"):
                 self._needs_key_check = False
-                self._on_recovered()
+                self._trouble.recovered()
                 self._failures = 0
                 return 0.0
             self._failures += 1
@@ -213,27 +207,9 @@ class SpeechLink:
         code: int | None = None,
     ) -> None:
         """Say the link is down and why, then wait as the policy says."""
-        self._cause_streak = cause_streak(self._last_cause, cause, self._cause_streak)
-        self._last_cause = cause
-        decision = verdict(
-            cause,
-            detail,
-            failures,
-            streak=self._cause_streak,
-            cap_seconds=retry_cap_seconds(
-                self.settings.reconnect_max_seconds,
-                self.settings.backlog_seconds,
-                is_speech_waiting=self.backlog.owes_speech(),
-            ),
-        )
-        self._report_down(decision, code)
-        self._wait(stop, decision.delay_seconds)
-
-    def _on_recovered(self) -> None:
-        self._last_cause, self._cause_streak = None, 0
-        if self._last_problem:
-            log.info("Speech link is back (it was down: %s)", self._last_problem)
-            self._last_problem = ""
+        speech_waiting = self.backlog.owes_speech()
+        delay = self._trouble.down(cause, detail, failures, code, is_speech_waiting=speech_waiting)
+        loops.wait(stop, delay, self._clock, beat=self._beat)
 
     def _idle(self) -> None:
         """No session wanted: keep only pre-roll, say so once."""
@@ -242,7 +218,7 @@ class SpeechLink:
             self._is_idle_reported = True
             reason = "muted" if self._intake.is_muted else "no speech"
             # Idle after a passed key check: a key problem shown before is over.
-            key_ok = not self._needs_key_check and self._last_cause is None
+            key_ok = not self._needs_key_check and self._trouble.last_cause is None
             self._emit(LinkIdle(reason, is_key_confirmed=key_ok))
 
     def _wait_for_open_slot(self, stop: threading.Event) -> bool:
@@ -257,28 +233,8 @@ class SpeechLink:
             stop.wait(min(1.0, at - self._clock()))
         return False
 
-    def _wait(self, stop: threading.Event, seconds: float) -> None:
-        loops.wait(stop, seconds, self._clock, beat=self._beat)
-
     def _beat(self) -> None:
         self._last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
-
-    def _report_down(self, decision: Verdict, code: int | None) -> None:
-        message = (
-            f"Speech link down: {decision.explanation}; retrying in {decision.delay_seconds:.0f} s"
-        )
-        if decision.explanation != self._last_problem:
-            level = logging.ERROR if decision.needs_user or decision.is_our_bug else logging.WARNING
-            if decision.is_our_bug:
-                message += " (this is a bug in appliance: please report it)"
-            error = decision.cause.value if decision.cause else ""
-            extra = {"APPLIANCE_EVENT": "link_down", "CLOSE_CODE": code, "SPEECH_ERROR": error}
-            log.log(level, message, extra=extra)
-            self._last_problem = decision.explanation
-        else:
-            log.debug(message)
-        cause = decision.cause or LinkCause.DROPPED
-        self._emit(LinkDown(decision.explanation, decision.delay_seconds, code, cause))
 
     def _one_session(self, stop: threading.Event) -> _Outcome:
         """Connect, stream until the session ends, and say how it ended."""
@@ -309,7 +265,7 @@ class SpeechLink:
         self.sessions_opened += 1
         self._needs_key_check = False
         self._is_up.set()
-        self._on_recovered()
+        self._trouble.recovered()
         session_id = session.session_id
         log.info(
             "Speech session %s opened",
@@ -319,7 +275,7 @@ class SpeechLink:
         self._emit(LinkUp(session_id))
         receiver = threading.Thread(target=session.receive_all, name="speech-receive", daemon=True)
         receiver.start()
-        replay: deque[tuple[int, Chunk]] = deque()  # (stream ms where the chunk ends, chunk)
+        replay = Replay(quiet_chunks=self._pre_roll_chunks)
         ended_by_us: Decision | None = None
         try:
             ended_by_us = self._send_until_closed(ws, session, stop, opened_at, replay)
@@ -337,9 +293,7 @@ class SpeechLink:
             if not finished_by_request and ended_by_us is not Decision.CLOSE:
                 # Words sent to a session that died (or expired) unfinished go to the
                 # next one: everything after the last word of a delivered sentence.
-                self.backlog.prepend(
-                    chunk for end_ms, chunk in replay if end_ms > session.confirmed_end_ms
-                )
+                self.backlog.prepend(replay.unfinished(session.confirmed_end_ms))
             log.info(
                 "Speech session %s closed after %.0f s",
                 session_id,
@@ -354,7 +308,7 @@ class SpeechLink:
         session: SessionReceiver,
         stop: threading.Event,
         opened_at: float,
-        replay: deque[tuple[int, Chunk]],
+        replay: Replay,
     ) -> Decision | None:
         """Send paced audio and pings until the session ends, or we decide to end it."""
         self.backlog.new_stream()
@@ -396,10 +350,6 @@ class SpeechLink:
             self.chunks_sent += len(chunks)
             for item in chunks:
                 sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
-                replay.append((sent_ms, item))
-            confirmed_ms = session.confirmed_end_ms + CONFIRM_MARGIN_MS
-            while replay and (
-                replay[0][0] <= confirmed_ms or len(replay) * CHUNK_SECONDS > REPLAY_MAX_SECONDS
-            ):
-                replay.popleft()
+                replay.sent(sent_ms, item)
+            replay.trim(session.confirmed_end_ms)
         return None
