@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # A loop in a long backoff wait still shows it is alive this often: the daemon's stuck
 # check (its STUCK_AFTER_SECONDS) reads the time of its last beat.
@@ -89,7 +92,10 @@ def _watch(event: threading.Event) -> None:
     with _watched_lock:
         _, callbacks = _watched.pop(id(event))
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - the other loops must still hear of the stop
+            log.exception("A stop callback failed")
 
 
 class Wakeup:
