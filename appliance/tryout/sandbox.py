@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from appliance.devices.microphone import PERIOD_BYTES
 from appliance.service.config import (
     ASSEMBLYAI_KEY,
     X_KEYS,
@@ -67,6 +68,7 @@ class Sandbox:
         directory: Path | None = None,
         settings_overrides: dict[str, dict[str, object]] | None = None,
         device: str | None = None,
+        mic_period_bytes: int = PERIOD_BYTES,
     ) -> None:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="appliance-")
         self.dir = Path(directory or self._tmp.name)  # type: ignore[union-attr]
@@ -87,6 +89,9 @@ class Sandbox:
         self.fifo = self.dir / "microphone.fifo"
         self.feeder: RealtimeFeeder | None = None
         self.device = device
+        # The simulated microphone delivers its reader's period: another reader (the
+        # benchmark's reference client reads 50 ms) passes its own size here.
+        self.mic_period_bytes = mic_period_bytes
         self.overrides = settings_overrides or {}
         self.config_path = self.dir / "appliance.toml"
         self.pin_factory = MockFactory(pin_class=MockPWMPin)
@@ -111,7 +116,7 @@ class Sandbox:
             # One process-wide setting; ALSA re-reads it on every open.
             os.environ.update(alsa_env(alsa_config))
             self.device = device_name("simmic", self.fifo)
-            self.feeder = RealtimeFeeder(self.fifo)
+            self.feeder = RealtimeFeeder(self.fifo, chunk_bytes=self.mic_period_bytes)
             self.feeder.start()
 
     def sections(self) -> dict[str, dict[str, object]]:

@@ -12,11 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from appliance.devices.microphone import PERIOD_BYTES, PERIOD_FRAMES, SAMPLE_RATE_HZ
+from appliance.devices.microphone import PERIOD_BYTES, SAMPLE_RATE_HZ
 
 SYSTEM_ALSA_CONFIG = Path("/usr/share/alsa/alsa.conf")
-CHUNK_SECONDS = PERIOD_FRAMES / SAMPLE_RATE_HZ
-_SILENCE = bytes(PERIOD_BYTES)
 
 # How ALSA finds these definitions (measured with alsa-lib 1.2.8, pyalsaaudio 0.11):
 # every PCM open (and pcms()) calls snd_config_update(), which reads
@@ -89,17 +87,28 @@ class RealtimeFeeder:
     deadlock with it. With the write end held, a reader's open returns at once, and
     readers may come and go (CaptureLoop reopening) without ever seeing EOF.
 
-    Every chunk is one write of a whole capture period (PERIOD_BYTES, 3200 bytes): pipe
-    writes up to PIPE_BUF (4096) are atomic, and the file plugin returns a short FIFO
-    read as a whole period without waiting for the rest (the rest is not audio), so
-    smaller writes would corrupt it.
+    Every chunk is one write of a whole capture period of the reader (`chunk_bytes`; the
+    appliance's PERIOD_BYTES, 3200, by default): pipe writes up to PIPE_BUF (4096) are
+    atomic, and the file plugin returns a short FIFO read as a whole period without
+    waiting for the rest (the rest is not audio), so smaller writes would corrupt it.
+    Larger ones would let a reader with a smaller period read twice per wake-up, which
+    a real microphone, delivering each period when it is full, never does: a reader
+    with another period (the benchmark's reference client) gets a feeder of its own size.
     Queued audio waits while no reader has the FIFO open (so a test's speech is
     heard whole); silence is written when nothing is queued and dropped when no one
     reads, as a microphone's would be.
     """
 
-    def __init__(self, fifo: Path, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fifo: Path,
+        clock: Callable[[], float] = time.monotonic,
+        chunk_bytes: int = PERIOD_BYTES,
+    ) -> None:
         self.fifo = Path(fifo)
+        self.chunk_bytes = chunk_bytes
+        self._chunk_seconds = chunk_bytes / (2 * SAMPLE_RATE_HZ)
+        self._silence = bytes(chunk_bytes)
         self._clock = clock
         self._queue: collections.deque[bytes] = collections.deque()
         self._played = threading.Condition()
@@ -120,15 +129,16 @@ class RealtimeFeeder:
         with contextlib.suppress(OSError, AttributeError):
             # Hold 2 chunks, not 64 KiB: audio nobody reads is late, as a mic's
             # would be lost, rather than piling up seconds of stale silence.
-            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 2 * PERIOD_BYTES)
+            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, max(4096, 2 * self.chunk_bytes))
         self._thread = threading.Thread(target=self._run, name="realtime-feeder", daemon=True)
         self._thread.start()
 
     def play(self, pcm: bytes) -> None:
         """Queue raw 16 kHz mono S16_LE audio; the last chunk is padded with silence."""
-        chunks = [pcm[i : i + PERIOD_BYTES] for i in range(0, len(pcm), PERIOD_BYTES)]
+        size = self.chunk_bytes
+        chunks = [pcm[i : i + size] for i in range(0, len(pcm), size)]
         if chunks:
-            chunks[-1] = chunks[-1].ljust(PERIOD_BYTES, b"\0")
+            chunks[-1] = chunks[-1].ljust(size, b"\0")
         with self._played:
             self._queue.extend(chunks)
 
@@ -164,13 +174,13 @@ class RealtimeFeeder:
                 break
             # After a stall (slow machine), restart the schedule rather than
             # bursting to catch up.
-            next_write_at = max(next_write_at + CHUNK_SECONDS, self._clock())
+            next_write_at = max(next_write_at + self._chunk_seconds, self._clock())
             self._write_one()
 
     def _write_one(self) -> None:
         with self._played:
             is_queued = bool(self._queue)
-            chunk = self._queue[0] if is_queued else _SILENCE
+            chunk = self._queue[0] if is_queued else self._silence
         try:
             os.write(self._fd, chunk)
         except BlockingIOError:
