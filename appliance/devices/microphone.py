@@ -1,4 +1,4 @@
-"""The microphone boundary: ALSA capture in 100 ms periods, reopened by name when it fails."""
+"""The microphone boundary: ALSA capture in 200 ms periods, reopened by name when it fails."""
 
 from __future__ import annotations
 
@@ -19,15 +19,17 @@ from appliance.core.audio import CHANNELS, SAMPLE_BYTES, SAMPLE_RATE_HZ
 from appliance.core.events import MicrophoneState
 from appliance.errors import ApplianceError
 
-# 100 ms: each period wakes the capture thread and the speech link once, and that
-# wake-up, not the bytes, is what costs CPU (half of it at 50 ms periods). The speech
-# service takes 50-1000 ms of audio per message; the link sends a period as one message.
-PERIOD_FRAMES = 1600
+# 200 ms: each period wakes the capture thread and the speech link once, and that
+# wake-up, not the bytes, is what costs CPU: listening took 0.50 CPU-s a minute at
+# 50 ms periods, 0.23 at 100 ms, 0.13 at 200 ms (bench/daemon_figures.py, same machine).
+# The price is latency: a word reaches the service up to 150 ms later than at 50 ms.
+# The link sends each period as two 100 ms messages (the service takes 50-1000 ms).
+PERIOD_FRAMES = 3200
 PERIOD_BYTES = PERIOD_FRAMES * CHANNELS * SAMPLE_BYTES
-# 10 periods = 1 s of buffer. Capture latency does not grow with it (a period is
+# 5 periods = 1 s of buffer. Capture latency does not grow with it (a period is
 # handed over as soon as it is full); it only gives a slow consumer on a Pi more
 # slack before the driver overruns.
-PERIODS_PER_BUFFER = 10
+PERIODS_PER_BUFFER = 5
 
 PERIOD_SECONDS = PERIOD_FRAMES / SAMPLE_RATE_HZ
 # A live microphone cannot deliver audio ahead of the clock by more than its
@@ -118,7 +120,7 @@ def _advice(reason: str, is_busy: bool) -> str:
 
 
 class Microphone:
-    """One open capture PCM that yields whole 100 ms periods of 16 kHz mono S16_LE."""
+    """One open capture PCM that yields whole 200 ms periods of 16 kHz mono S16_LE."""
 
     def __init__(self, device: str, pcm_factory: PcmFactory = alsaaudio.PCM) -> None:
         self.device = device
@@ -164,7 +166,7 @@ class Microphone:
     def read(self) -> bytes | None:
         """One period; None after an overrun (the audio is lost, and counted).
 
-        Blocks until the driver has a period, i.e. about 100 ms for a real device;
+        Blocks until the driver has a period, i.e. about 200 ms for a real device;
         with the ALSA file plugin on a FIFO, until the writer writes or closes.
         """
         if self._pcm is None:
@@ -251,7 +253,7 @@ class CaptureLoop:
     def run(self, stop: threading.Event) -> None:
         """Capture until `stop` is set.
 
-        Returns within about one period (100 ms) of `stop` being set: a read blocks
+        Returns within about one period (200 ms) of `stop` being set: a read blocks
         only until the driver has a period. The exception is the ALSA file plugin
         on a FIFO (tests, demo mode): a read waits for the writer's next write, and
         with no writer at all the open itself blocks, holding the GIL; the probe in a

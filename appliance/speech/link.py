@@ -44,8 +44,12 @@ log = logging.getLogger(__name__)
 
 # An Error message precedes the server's close; a server that does not close is cut.
 ERROR_CLOSE_SECONDS = 2.0
-# Chunks sent as one message: 100 ms, one capture period (the service takes 50-1000 ms).
+# Chunks sent as one message: 100 ms (the service takes 50-1000 ms, recommends 50).
 CHUNKS_PER_MESSAGE = 2
+# Chunks taken per wake-up: a capture period's worth (200 ms), sent as two messages.
+CHUNKS_PER_ROUND = 4
+# How long the sending loop waits for audio before it looks at pings and the gate again.
+TAKE_TIMEOUT_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -340,16 +344,16 @@ class SpeechLink:
                 if ahead_seconds > 0:
                     stop.wait(min(0.05, ahead_seconds))
                     continue
-                chunks = self.backlog.take_up_to(CHUNKS_PER_MESSAGE, timeout_seconds=0.1)
-                if not chunks:
-                    continue
-                ws.send_binary(b"".join(chunk for chunk, _ in chunks))
+                chunks = self.backlog.take_up_to(CHUNKS_PER_ROUND, TAKE_TIMEOUT_SECONDS)
+                for start in range(0, len(chunks), CHUNKS_PER_MESSAGE):
+                    message = chunks[start : start + CHUNKS_PER_MESSAGE]
+                    for item in message:  # kept before sending: a failed send is replayed
+                        sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
+                        replay.sent(sent_ms, item)
+                    ws.send_binary(b"".join(chunk for chunk, _ in message))
+                    self.chunks_sent += len(message)
             except (OSError, websocket.WebSocketException) as error:
                 session.lost(f"sending failed: {error}")
                 return None
-            self.chunks_sent += len(chunks)
-            for item in chunks:
-                sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
-                replay.sent(sent_ms, item)
             replay.trim(session.confirmed_end_ms)
         return None

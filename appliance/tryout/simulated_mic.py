@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import fcntl
 import os
 import re
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -88,9 +90,11 @@ class RealtimeFeeder:
     readers may come and go (CaptureLoop reopening) without ever seeing EOF.
 
     Every chunk is one write of a whole capture period of the reader (`chunk_bytes`; the
-    appliance's PERIOD_BYTES, 3200, by default): pipe writes up to PIPE_BUF (4096) are
-    atomic, and the file plugin returns a short FIFO read as a whole period without
-    waiting for the rest (the rest is not audio), so smaller writes would corrupt it.
+    appliance's PERIOD_BYTES, 6400, by default), written only when the pipe has room for
+    all of it: the file plugin returns a short FIFO read as a whole period without
+    waiting for the rest (the rest is not audio), so a partial or smaller write would
+    corrupt it. (A pipe write is atomic only up to PIPE_BUF, 4096 bytes; a bigger
+    non-blocking one may be cut short when the pipe is nearly full, hence the check.)
     Larger ones would let a reader with a smaller period read twice per wake-up, which
     a real microphone, delivering each period when it is full, never does: a reader
     with another period (the benchmark's reference client) gets a feeder of its own size.
@@ -115,6 +119,7 @@ class RealtimeFeeder:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._fd = -1
+        self._pipe_bytes = 0
         self.chunks_written = 0
 
     def start(self) -> None:
@@ -130,6 +135,10 @@ class RealtimeFeeder:
             # Hold 2 chunks, not 64 KiB: audio nobody reads is late, as a mic's
             # would be lost, rather than piling up seconds of stale silence.
             fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, max(4096, 2 * self.chunk_bytes))
+        try:
+            self._pipe_bytes = fcntl.fcntl(self._fd, fcntl.F_GETPIPE_SZ)
+        except (OSError, AttributeError):
+            self._pipe_bytes = 0  # unknown: rely on the write's own all-or-nothing
         self._thread = threading.Thread(target=self._run, name="realtime-feeder", daemon=True)
         self._thread.start()
 
@@ -177,10 +186,18 @@ class RealtimeFeeder:
             next_write_at = max(next_write_at + self._chunk_seconds, self._clock())
             self._write_one()
 
+    def _queued_bytes(self) -> int:
+        """Bytes written and not yet read (FIONREAD works on a pipe's write end too)."""
+        count = array.array("i", [0])
+        fcntl.ioctl(self._fd, termios.FIONREAD, count)
+        return count[0]
+
     def _write_one(self) -> None:
         with self._played:
             is_queued = bool(self._queue)
             chunk = self._queue[0] if is_queued else self._silence
+        if self._pipe_bytes and self._queued_bytes() + len(chunk) > self._pipe_bytes:
+            return  # no room for the whole chunk: as a full pipe (only the reader frees room)
         try:
             os.write(self._fd, chunk)
         except BlockingIOError:
