@@ -62,3 +62,69 @@ def test_a_wakeup_is_ended_by_stop_and_by_wake():
     stop.set()
     waiter.join(5)
     assert not waiter.is_alive() and stopped == [True]
+
+
+def test_run_loop_waits_what_each_round_asks_and_ends_on_stop():
+    stop = threading.Event()
+    asked: list[float | None] = []
+
+    class RecordingWakeup(loops.Wakeup):
+        def wait(self, seconds):
+            asked.append(seconds)
+
+    rounds = iter([0.0, 2.5, None])
+
+    def step():
+        seconds = next(rounds)
+        if seconds is None:
+            stop.set()  # the last round
+        return seconds
+
+    loops.run_loop(stop, step, RecordingWakeup(), "test")
+    assert asked == [2.5], "0 goes again at once; the round that stopped waits for nothing"
+
+
+def test_a_loop_waiting_for_a_wake_is_ended_by_stop_and_counts_as_waiting():
+    stop = threading.Event()
+    wakeup = loops.Wakeup()
+    rounds = []
+
+    def step():
+        rounds.append(1)
+        return None
+
+    thread = threading.Thread(target=loops.run_loop, args=(stop, step, wakeup, "test"))
+    thread.start()
+    deadline = threading.Event()
+    for _ in range(500):
+        if wakeup.is_waiting:
+            break
+        deadline.wait(0.01)
+    assert wakeup.is_waiting and rounds == [1]
+    wakeup.wake()
+    for _ in range(500):
+        if len(rounds) == 2 and wakeup.is_waiting:
+            break
+        deadline.wait(0.01)
+    assert len(rounds) == 2
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_every_loop_on_one_stop_shares_one_watcher_thread():
+    stop = threading.Event()
+    before = threading.active_count()
+    wakeups = [loops.Wakeup() for _ in range(5)]
+    called = []
+    for wakeup in wakeups:
+        wakeup.stop_with(stop, "test")
+        loops.when_set(stop, lambda: called.append(1))
+    again = wakeups[0].wake
+    loops.when_set(stop, again)  # already there: not added twice
+    assert threading.active_count() == before + 1
+    stop.set()
+    for wakeup in wakeups:
+        assert wakeup._event.wait(5)  # noqa: SLF001 - each was woken
+    loops.when_set(stop, lambda: called.append(2))  # after the fact: called at once
+    assert called[-1] == 2 and called.count(1) == 5

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from appliance.core.machine import step
     from appliance.core.pattern import Pattern
     from appliance.core.state import Candidate, CoreSettings, LinkState, State
-    from appliance.core.views import led_pattern, status_line
+    from appliance.core.views import led_pattern, next_tick_at, status_line
 
 # Each name's module, imported on first use (PEP 562): a command that needs one
 # constant of the core, such as `appliance status` reading the configuration, then
@@ -21,6 +21,7 @@ _HOMES = {
     "Pattern": "pattern",
     "State": "state",
     "led_pattern": "views",
+    "next_tick_at": "views",
     "status_line": "views",
     "step": "machine",
 }
@@ -32,6 +33,7 @@ __all__ = [
     "Pattern",
     "State",
     "led_pattern",
+    "next_tick_at",
     "status_line",
     "step",
 ]

@@ -53,6 +53,27 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
     return Pattern.LISTENING
 
 
+def next_tick_at(
+    state: State, now: float, tick_seconds: float, settings: CoreSettings = CoreSettings()
+) -> float | None:
+    """When time alone may next change the state, the LED pattern or the status line, so
+    a Tick is due; None: nothing changes until another event comes.
+
+    A countdown (a candidate's window, a grace period, a reconnect's wait) is shown in
+    whole seconds: it is looked at every `tick_seconds` while it runs.
+    """
+    due = []
+    if state.flash is not None:
+        due.append(state.flash_until)
+    if (
+        state.pending is not None
+        or state.candidate is not None
+        or (state.link_retry_at is not None and state.link_retry_at > now)
+    ):
+        due.append(now + tick_seconds)
+    return min(due) if due else None
+
+
 def status_line(state: State, now: float, settings: CoreSettings = CoreSettings()) -> str:
     """The sentence `systemctl status` shows: what the device does, or what is wrong."""
     if state.pending is not None:

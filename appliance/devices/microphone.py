@@ -1,4 +1,4 @@
-"""The microphone boundary: ALSA capture in 50 ms chunks, reopened by name when it fails."""
+"""The microphone boundary: ALSA capture in 200 ms periods, reopened by name when it fails."""
 
 from __future__ import annotations
 
@@ -14,20 +14,26 @@ from typing import Any
 
 import alsaaudio
 
+from appliance import loops
 from appliance.core.audio import CHANNELS, SAMPLE_BYTES, SAMPLE_RATE_HZ
 from appliance.core.events import MicrophoneState
 from appliance.errors import ApplianceError
 
-PERIOD_FRAMES = 800  # 50 ms: the speech service takes 50-1000 ms of audio per message
+# 200 ms: each period wakes the capture thread and the speech link once, and that
+# wake-up, not the bytes, is what costs CPU: listening took 0.50 CPU-s a minute at
+# 50 ms periods, 0.23 at 100 ms, 0.13 at 200 ms (bench/daemon_figures.py, same machine).
+# The price is latency: a word reaches the service up to 150 ms later than at 50 ms.
+# The link sends each period as two 100 ms messages (the service takes 50-1000 ms).
+PERIOD_FRAMES = 3200
 PERIOD_BYTES = PERIOD_FRAMES * CHANNELS * SAMPLE_BYTES
-# 10 periods = 500 ms of buffer. Capture latency does not grow with it (a period is
+# 5 periods = 1 s of buffer. Capture latency does not grow with it (a period is
 # handed over as soon as it is full); it only gives a slow consumer on a Pi more
 # slack before the driver overruns.
-PERIODS_PER_BUFFER = 10
+PERIODS_PER_BUFFER = 5
 
-CHUNK_SECONDS = PERIOD_FRAMES / SAMPLE_RATE_HZ
+PERIOD_SECONDS = PERIOD_FRAMES / SAMPLE_RATE_HZ
 # A live microphone cannot deliver audio ahead of the clock by more than its
-# buffer (0.5 s, after a stall). Far more means the source is not live: the ALSA
+# buffer (1 s, after a stall). Far more means the source is not live: the ALSA
 # file plugin whose input FIFO closed returns zeros ~500,000 times a second.
 AHEAD_LIMIT_SECONDS = 2.0
 # Measured over windows this long, so a USB clock slightly faster than ours never adds up.
@@ -47,9 +53,9 @@ OPEN_TIMEOUT_SECONDS = 5.0
 _PROBE = (
     "import signal, sys, alsaaudio\n"
     "signal.alarm(int(sys.argv[2]))\n"
-    "alsaaudio.PCM(type=alsaaudio.PCM_CAPTURE, mode=alsaaudio.PCM_NORMAL, rate=16000,"
-    " channels=1, format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=800, periods=10,"
-    " device=sys.argv[1]).close()\n"
+    "alsaaudio.PCM(type=alsaaudio.PCM_CAPTURE, mode=alsaaudio.PCM_NORMAL,"
+    f" rate={SAMPLE_RATE_HZ}, channels={CHANNELS}, format=alsaaudio.PCM_FORMAT_S16_LE,"
+    f" periodsize={PERIOD_FRAMES}, periods={PERIODS_PER_BUFFER}, device=sys.argv[1]).close()\n"
 )
 
 PcmFactory = Callable[..., Any]
@@ -114,7 +120,7 @@ def _advice(reason: str, is_busy: bool) -> str:
 
 
 class Microphone:
-    """One open capture PCM that yields whole 50 ms chunks of 16 kHz mono S16_LE."""
+    """One open capture PCM that yields whole 200 ms periods of 16 kHz mono S16_LE."""
 
     def __init__(self, device: str, pcm_factory: PcmFactory = alsaaudio.PCM) -> None:
         self.device = device
@@ -158,9 +164,9 @@ class Microphone:
         self._pending.clear()
 
     def read(self) -> bytes | None:
-        """One 50 ms chunk; None after an overrun (the audio is lost, and counted).
+        """One period; None after an overrun (the audio is lost, and counted).
 
-        Blocks until the driver has a period, i.e. about 50 ms for a real device;
+        Blocks until the driver has a period, i.e. about 200 ms for a real device;
         with the ALSA file plugin on a FIFO, until the writer writes or closes.
         """
         if self._pcm is None:
@@ -178,6 +184,8 @@ class Microphone:
                 return None
             if frames == 0:
                 return None  # nothing yet; lets the caller look at its stop flag
+            if frames == PERIOD_FRAMES and not self._pending:
+                return bytes(data)  # the usual case: one whole period, no copying around
             self._pending += data[: frames * CHANNELS * SAMPLE_BYTES]
         chunk = bytes(self._pending[:PERIOD_BYTES])
         del self._pending[:PERIOD_BYTES]
@@ -210,6 +218,7 @@ class CaptureLoop:
         retry_max_seconds: float = 30.0,
         probe: Probe | None = None,
         open_timeout_seconds: float = OPEN_TIMEOUT_SECONDS,
+        wakeup: loops.Wakeup | None = None,
     ) -> None:
         self.device = device
         self._on_audio = on_audio  # must not block for long: it runs on the capture thread
@@ -221,13 +230,20 @@ class CaptureLoop:
         self._clock = clock
         self.retry_min_seconds = retry_min_seconds
         self.retry_max_seconds = retry_max_seconds
-        self.last_progress_at = clock()
+        self._last_progress_at = clock()
+        self._wakeup = wakeup or loops.Wakeup()  # between attempts to open the device
+        self._retry_seconds = retry_min_seconds
         self.frames_read = 0
         self._closed_overrun_count = 0
         self._microphone: Microphone | None = None
         self._failure_reported = ""  # the reason last emitted, so retries stay quiet
         self._stream_fault = False  # the last failure was a dead stream: wait for live audio
         self._is_reading = False
+
+    @property
+    def last_progress_at(self) -> float:
+        """When the thread last did something; now while it waits to reopen on purpose."""
+        return self._clock() if self._wakeup.is_waiting else self._last_progress_at
 
     @property
     def overrun_count(self) -> int:
@@ -237,7 +253,7 @@ class CaptureLoop:
     def run(self, stop: threading.Event) -> None:
         """Capture until `stop` is set.
 
-        Returns within about one period (50 ms) of `stop` being set: a read blocks
+        Returns within about one period (200 ms) of `stop` being set: a read blocks
         only until the driver has a period. The exception is the ALSA file plugin
         on a FIFO (tests, demo mode): a read waits for the writer's next write, and
         with no writer at all the open itself blocks, holding the GIL; the probe in a
@@ -246,32 +262,37 @@ class CaptureLoop:
         Real hw/plughw devices open non-blocking (alsa-lib's default), so a busy
         card fails at once instead of waiting.
         """
-        retry_seconds = self.retry_min_seconds
-        while not stop.is_set():
-            self.last_progress_at = self._clock()
-            microphone = Microphone(self.device, self._pcm_factory)
-            try:
-                if self._probe is not None:
-                    self._probe(self.device, self.open_timeout_seconds)
-                microphone.open()
-                self._microphone = microphone
-                if not self._stream_fault:
-                    self._failure_reported = ""
-                    self._emit(MicrophoneState(True))
-                if self._pump(microphone, stop):
-                    # Reset only once audio really flowed: a device that opens and
-                    # then fails at once must still back off.
-                    retry_seconds = self.retry_min_seconds
-            except MicrophoneError as error:
-                self._report(error)
-            finally:
-                self._microphone = None
-                self._closed_overrun_count += microphone.overrun_count
-                microphone.close()
-            if stop.is_set():
-                break
-            stop.wait(retry_seconds)
-            retry_seconds = min(retry_seconds * 2, self.retry_max_seconds)
+        self._retry_seconds = self.retry_min_seconds
+        loops.run_loop(stop, lambda: self._open_and_pump(stop), self._wakeup, "microphone")
+
+    def _open_and_pump(self, stop: threading.Event) -> float:
+        """One life of the open device, until it fails or `stop`; returns the seconds to
+        wait before opening it again."""
+        self._last_progress_at = self._clock()
+        microphone = Microphone(self.device, self._pcm_factory)
+        try:
+            if self._probe is not None:
+                self._probe(self.device, self.open_timeout_seconds)
+            microphone.open()
+            self._microphone = microphone
+            if not self._stream_fault:
+                self._failure_reported = ""
+                self._emit(MicrophoneState(True))
+            if self._pump(microphone, stop):
+                # Reset only once audio really flowed: a device that opens and
+                # then fails at once must still back off.
+                self._retry_seconds = self.retry_min_seconds
+        except MicrophoneError as error:
+            self._report(error)
+        finally:
+            self._microphone = None
+            self._closed_overrun_count += microphone.overrun_count
+            microphone.close()
+        if stop.is_set():
+            return 0.0
+        delay = self._retry_seconds
+        self._retry_seconds = min(delay * 2, self.retry_max_seconds)
+        return delay
 
     def _pump(self, microphone: Microphone, stop: threading.Event) -> bool:
         """Hand chunks to on_audio until stop; True if live audio flowed."""
@@ -284,7 +305,7 @@ class CaptureLoop:
                     chunk = microphone.read()
                 finally:
                     self._is_reading = False
-                now = self.last_progress_at = self._clock()
+                now = self._last_progress_at = self._clock()
                 if chunk is None:
                     pace.check_silence(self.device, now)
                     continue
@@ -309,7 +330,7 @@ class CaptureLoop:
 
         A read that never returns cannot be noticed on this thread: the daemon asks.
         """
-        return now - self.last_progress_at if self._is_reading else 0.0
+        return now - self._last_progress_at if self._is_reading else 0.0
 
     def _report(self, error: MicrophoneError) -> None:
         # Once per distinct reason: an absent microphone retried every 30 s for a
@@ -334,7 +355,7 @@ class _Pace:
     def check_chunk(self, device: str, now: float) -> None:
         if now - self.window_start >= PACE_WINDOW_SECONDS:
             self.window_start, self.audio_seconds = now, 0.0
-        self.audio_seconds += CHUNK_SECONDS
+        self.audio_seconds += PERIOD_SECONDS
         self.last_chunk_at = now
         if self.audio_seconds - (now - self.window_start) > AHEAD_LIMIT_SECONDS:
             raise StreamError(

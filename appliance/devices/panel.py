@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gpiozero import PWMLED, Button, DigitalInputDevice
+from gpiozero import PWMLED, DigitalInputDevice
 
+from appliance import loops
 from appliance.core import Pattern
 from appliance.devices.leds import (
     CHANNELS,
@@ -74,7 +75,10 @@ class Panel:
     - long hold: reported the moment `long_hold_seconds` is reached, while still held,
       so its effect shows and tells the user to let go; that release reports nothing.
 
-    Callbacks run on gpiozero's threads: keep them tiny (put an event on a queue).
+    Press and release callbacks run on gpiozero's threads, the long hold on the panel's
+    own: keep them tiny (put an event on a queue). The long hold is timed here, by
+    the thread that draws the LEDs, not by gpiozero's hold thread (a Button's, which
+    wakes ten times a second for as long as the button exists).
     `on_mute_switch(is_on)` is called once from the constructor with the switch's
     position and then on every change; it always carries the position, never a
     toggle, so a repeat is harmless.
@@ -111,10 +115,11 @@ class Panel:
         self._clock = clock  # monotonic seconds: LED timing and how long a press lasted
         self._started_at = clock()
         self._lock = threading.Lock()  # guards the pattern and every LED write
-        self._wake = threading.Event()
+        self._wakeup = loops.Wakeup()
         self._stopping = threading.Event()
         self._gesture_lock = threading.Lock()
         self._pressed_at: float | None = None  # None: no press waiting to be reported
+        self._failing = False  # the last LED write failed (logged once)
         self._stack = contextlib.ExitStack()
         try:
             self._leds = {
@@ -131,17 +136,14 @@ class Panel:
             self._levels = dict.fromkeys(self._leds, 0.0)
             self._button = self._open(
                 "the button",
-                Button,
+                DigitalInputDevice,
                 button_pin,
                 pull_up=True,
                 bounce_time=bounce_seconds,
-                hold_time=long_hold_seconds,
-                hold_repeat=False,
                 pin_factory=pin_factory,
             )
-            self._button.when_pressed = self._pressed
-            self._button.when_released = self._released
-            self._button.when_held = self._long_held
+            self._button.when_activated = self._pressed
+            self._button.when_deactivated = self._released
             self._switch = None
             if mute_switch_pin is not None:
                 self._switch = self._open(
@@ -154,8 +156,9 @@ class Panel:
                 )
                 self._switch.when_activated = lambda: self._call(self._on_mute_switch, True)
                 self._switch.when_deactivated = lambda: self._call(self._on_mute_switch, False)
-            # One thread draws every blink and pulse, so LEDs that take turns stay in step;
-            # it sleeps until the next edge, and for good while the pattern is steady.
+            # One thread draws every blink and pulse, so LEDs that take turns stay in step,
+            # and times the long hold; it sleeps until the next edge or the long hold,
+            # and for good while the pattern is steady and the button is up.
             self._thread = threading.Thread(target=self._draw, name="panel-leds", daemon=True)
             self._thread.start()
             self._stack.callback(self._stop_drawing)  # runs before the LEDs close
@@ -188,7 +191,7 @@ class Panel:
             # Written here, not left to the drawing thread, so no old light survives
             # this call even for an instant.
             self._write(0.0)
-        self._wake.set()
+        self._wakeup.wake()
 
     def _write(self, elapsed_seconds: float) -> None:
         for name, look in self._looks.items():
@@ -198,41 +201,55 @@ class Panel:
                 self._levels[name] = level
 
     def _draw(self) -> None:
-        failing = False
-        while not self._stopping.is_set():
-            timeout: float | None
-            try:
-                with self._lock:
-                    if self._stopping.is_set():
-                        return
-                    elapsed = self._clock() - self._started_at
-                    self._write(elapsed)
-                    waits = [seconds_until_change(look, elapsed) for look in self._looks.values()]
-                known = [wait for wait in waits if wait is not None]
-                timeout = min(known) + EDGE_MARGIN_SECONDS if known else None
-                failing = False
-            except Exception:  # a dead drawing thread would freeze a stale light
-                if not failing:
-                    log.exception("Could not set the LEDs; retrying")
-                failing, timeout = True, 1.0
-            self._wake.wait(timeout)
-            # Cleared after waking, before reading the pattern: a show() in between is
-            # still drawn, because the loop reads the pattern afresh.
-            self._wake.clear()
+        # Its stop is set by _stop_drawing, which wakes it too: no watcher needed.
+        loops.run_loop(self._stopping, self._draw_once, self._wakeup, "panel", watch_stop=False)
+
+    def _draw_once(self) -> float | None:
+        """Set every LED to its level now, report a long hold that is due; return the
+        seconds until either may change. A show() during the wait wakes it early, and
+        the next round reads the pattern afresh."""
+        try:
+            with self._lock:
+                if self._stopping.is_set():
+                    return None
+                elapsed = self._clock() - self._started_at
+                self._write(elapsed)
+                waits = [seconds_until_change(look, elapsed) for look in self._looks.values()]
+            self._failing = False
+        except Exception:  # a dead drawing thread would freeze a stale light
+            if not self._failing:
+                log.exception("Could not set the LEDs; retrying")
+            self._failing, waits = True, [1.0]
+        waits.append(self._long_hold_due())
+        known = [wait for wait in waits if wait is not None]
+        return min(known) + EDGE_MARGIN_SECONDS if known else None
+
+    def _long_hold_due(self) -> float | None:
+        """Report the long hold if the button has been down long enough; else the
+        seconds until it will have been (None: the button is up)."""
+        with self._gesture_lock:
+            if self._pressed_at is None:
+                return None
+            left = self._pressed_at + self._long_hold_seconds - self._clock()
+        if left > 0:
+            return left
+        self._long_held()
+        return None
 
     def _stop_drawing(self) -> None:
         with self._lock:
             self._stopping.set()
-        self._wake.set()
+        self._wakeup.wake()
         self._thread.join(JOIN_TIMEOUT_SECONDS)
         for led in self._leds.values():
             led.off()  # dark on the way out: a closed pin may keep its last level
 
-    # ---- gestures: on gpiozero's threads -------------------------------------------
+    # ---- gestures: press and release on gpiozero's threads ---------------------------
 
     def _pressed(self) -> None:
         with self._gesture_lock:
             self._pressed_at = self._clock()
+        self._wakeup.wake()  # the drawing thread times the long hold
 
     def _long_held(self) -> None:
         with self._gesture_lock:
@@ -252,7 +269,7 @@ class Panel:
         elif held_seconds < self._long_hold_seconds:
             self._call(self._on_hold)
         else:
-            self._call(self._on_long_hold)  # the release beat gpiozero's hold thread
+            self._call(self._on_long_hold)  # the release beat the drawing thread
 
     @staticmethod
     def _call(callback: Callable[..., None] | None, *args: Any) -> None:

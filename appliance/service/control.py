@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance import loops
 from appliance.errors import ApplianceError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ MAX_REQUEST_BYTES = 1024
 # Slow clients each hold a thread until their timeout: few are enough for one person.
 MAX_CLIENTS = 4
 SOCKET_MODE = 0o660  # the service user and the group (e.g. "appliance") may talk to it
-ACCEPT_POLL_SECONDS = 0.2
+# After accept() fails unexpectedly (out of file descriptors...), try again this much later.
+ACCEPT_RETRY_SECONDS = 1.0
 JOIN_TIMEOUT_SECONDS = 2.0
 
 Handler = Callable[[str], dict[str, Any]]
@@ -56,13 +58,18 @@ class ControlServer:
         request_timeout_seconds: float = 2.0,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+        on_stopped: Callable[[], None] | None = None,
     ) -> None:
         self.path = Path(path)
+        self._clock = clock  # monotonic seconds: a request's deadline
+        self._on_stopped = on_stopped  # told when the accepting thread ends, for whatever reason
         self._handle = handle
         self._timeout_seconds = request_timeout_seconds
         self._max_bytes = max_request_bytes
         self._slots = threading.BoundedSemaphore(max_clients)
         self._stopping = threading.Event()
+        self._wakeup = loops.Wakeup()
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
 
@@ -76,7 +83,6 @@ class ControlServer:
             # Before listen(): nobody can connect while the mode is still the umask's.
             os.chmod(self.path, SOCKET_MODE)
             server.listen(MAX_CLIENTS)
-            server.settimeout(ACCEPT_POLL_SECONDS)
         except OSError as error:
             server.close()
             raise ControlError(f"cannot open the control socket {self.path}: {error}") from error
@@ -90,6 +96,11 @@ class ControlServer:
 
     def close(self) -> None:
         self._stopping.set()
+        self._wakeup.wake()
+        if self._socket is not None and self.is_serving():
+            # Ends the accept() it blocks in (Linux: EINVAL), so it sees the stop at once.
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(JOIN_TIMEOUT_SECONDS)
         if self._socket is not None:
@@ -105,30 +116,38 @@ class ControlServer:
         self.close()
 
     def _accept(self) -> None:
+        try:
+            loops.run_loop(
+                self._stopping, self._accept_one, self._wakeup, "control", watch_stop=False
+            )
+        finally:
+            if self._on_stopped is not None:
+                self._on_stopped()
+
+    def _accept_one(self) -> float:
+        """Block until a client connects and hand it to a thread of its own; return the
+        seconds until the next accept()."""
         assert self._socket is not None
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                if self._stopping.is_set():
-                    return
-                log.exception("The control socket failed to accept; retrying")
-                self._stopping.wait(1.0)
-                continue
-            if not self._slots.acquire(blocking=False):
-                with conn:
-                    _send(conn, _error("busy: too many clients at once; try again"))
-                continue
-            threading.Thread(
-                target=self._serve, args=(conn,), name="control-client", daemon=True
-            ).start()
+        try:
+            conn, _ = self._socket.accept()
+        except OSError:
+            if self._stopping.is_set():
+                return 0.0
+            log.exception("The control socket failed to accept; retrying")
+            return ACCEPT_RETRY_SECONDS
+        if not self._slots.acquire(blocking=False):
+            with conn:
+                _send(conn, _error("busy: too many clients at once; try again"))
+            return 0.0
+        threading.Thread(
+            target=self._serve, args=(conn,), name="control-client", daemon=True
+        ).start()
+        return 0.0
 
     def _serve(self, conn: socket.socket) -> None:
         try:
             with conn:
-                deadline = time.monotonic() + self._timeout_seconds
+                deadline = self._clock() + self._timeout_seconds
                 line, problem = self._read_line(conn, deadline)
                 reply = _error(problem) if problem else self._answer(line)
                 conn.settimeout(self._timeout_seconds)
@@ -142,7 +161,7 @@ class ControlServer:
         """The request line, or "" and why there is none."""
         buffer = b""
         while b"\n" not in buffer:
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 return b"", f"timed out: send one JSON line within {self._timeout_seconds:g} s"
             conn.settimeout(left)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from typing import Any
 import alsaaudio
 import websocket
 
-from appliance import core
+from appliance import core, loops
 from appliance.clock import Clock
 from appliance.core import Pattern
 from appliance.core.events import (
@@ -51,6 +50,8 @@ from appliance.speech.link import SpeechLink
 
 log = logging.getLogger(__name__)
 
+# While a countdown shows (a candidate's window, a grace period, a reconnect's wait) the
+# main loop looks at it this often; otherwise it sleeps until an event or a due time.
 TICK_SECONDS = 0.25
 # A boundary thread that has not made progress for this long is stuck: stop
 # feeding the watchdog so systemd restarts us.
@@ -58,8 +59,6 @@ STUCK_AFTER_SECONDS = 15.0
 # A confirmed post the outbox could not take (disk full, read-only) is written
 # again this often until it is on disk.
 STORE_RETRY_SECONDS = 2.0
-# How often the main loop checks that the control socket's thread still serves.
-CONTROL_CHECK_SECONDS = 1.0
 # A capture read blocked this long: the device stopped delivering (shown, not fatal;
 # the watchdog restarts the daemon if it stays blocked past STUCK_AFTER_SECONDS).
 MICROPHONE_SILENT_SECONDS = 5.0
@@ -86,7 +85,8 @@ class Daemon:
     def __init__(self, settings: Settings, credentials: Credentials, parts: Parts) -> None:
         self.settings = settings
         self.parts = parts
-        self.events: queue.Queue[object] = queue.Queue()
+        # Every part's events, and what the main loop blocks on between rounds.
+        self.events = loops.Inbox()
         self.core_settings = core.CoreSettings(
             candidate_window_seconds=settings.confirm.candidate_window_seconds,
             grace_seconds=settings.confirm.grace_seconds,
@@ -127,7 +127,8 @@ class Daemon:
         self._store_problem = ""
         self._store_retry_at = 0.0
         self._control: ControlServer | None = None
-        self._control_checked_at = 0.0
+        self._next_ping_at = 0.0
+        self._tick_at: float | None = None
         self.workers: list[Supervised] = []
         self._microphone_stalled = False
 
@@ -188,26 +189,40 @@ class Daemon:
         self._loop(stop)
 
     def _loop(self, stop: threading.Event) -> None:
+        self._next_ping_at = self.parts.clock.monotonic()
+        loops.run_loop(stop, lambda: self._round(stop), self.events, "main")
+
+    def _round(self, stop: threading.Event) -> float | None:
+        """Handle every event that came, then whatever is due; return the seconds until
+        something is due again (None: nothing until the next event)."""
         clock = self.parts.clock.monotonic
-        interval = self.parts.watchdog_interval_seconds
-        next_ping = clock()
-        while not stop.is_set():
-            try:
-                event = self.events.get(timeout=TICK_SECONDS)
-            except queue.Empty:
-                event = Tick()
+        handled = False
+        while (event := self.events.take()) is not None:
             self.handle(event)
-            self._check_control(stop)
-            self._check_microphone()
-            if interval is not None and clock() >= next_ping and self._making_progress():
+            handled = True
+        if not handled or (self._tick_at is not None and clock() >= self._tick_at):
+            self.handle(Tick())
+        self._check_control(stop)
+        due = [self._check_microphone(), self._tick_at]
+        interval = self.parts.watchdog_interval_seconds
+        if interval is not None:
+            if clock() >= self._next_ping_at and self._making_progress():
                 self.parts.notifier.watchdog()
-                next_ping = clock() + interval
+                self._next_ping_at = clock() + interval
+            # Not making progress: look again soon, the ping resumes once it is.
+            due.append(max(self._next_ping_at, clock() + loops.HEARTBEAT_SECONDS))
+        if self._held:
+            due.append(self._store_retry_at)
+        known = [at for at in due if at is not None]
+        return max(0.0, min(known) - clock()) if known else None
 
     def _start_control(self) -> None:
         control = ControlServer(
             Path(self.settings.control.socket),
             self.control,
             request_timeout_seconds=self.settings.control.request_timeout_seconds,
+            clock=self.parts.clock.monotonic,
+            on_stopped=self.events.wake,  # the main loop looks at it (and reopens it)
         )
         try:
             control.start()
@@ -219,11 +234,7 @@ class Daemon:
 
     def _check_control(self, stop: threading.Event) -> None:
         """Restart the control socket if its thread died (a bug must not end mute/status)."""
-        now = self.parts.clock.monotonic()
-        if self._control is None or now - self._control_checked_at < CONTROL_CHECK_SECONDS:
-            return
-        self._control_checked_at = now
-        if self._control.is_serving() or stop.is_set():
+        if self._control is None or self._control.is_serving() or stop.is_set():
             return
         log.error(
             "The control socket stopped serving; opening it again",
@@ -232,14 +243,16 @@ class Daemon:
         self._close_control()
         self._start_control()
 
-    def _check_microphone(self) -> None:
-        """Report a capture read that blocks: no audio at all is a fault, too."""
-        is_stalled = (
-            self.microphone.stalled_seconds(self.parts.clock.monotonic())
-            > MICROPHONE_SILENT_SECONDS
-        )
+    def _check_microphone(self) -> float:
+        """Report a capture read that blocks: no audio at all is a fault, too. Returns when
+        to look again."""
+        now = self.parts.clock.monotonic()
+        stalled_seconds = self.microphone.stalled_seconds(now)
+        is_stalled = stalled_seconds > MICROPHONE_SILENT_SECONDS
+        # A read that returns in time moves the point again: about one look per 5 s.
+        look_again_at = now + max(TICK_SECONDS, MICROPHONE_SILENT_SECONDS - stalled_seconds)
         if is_stalled == self._microphone_stalled:
-            return
+            return look_again_at
         self._microphone_stalled = is_stalled
         if is_stalled:
             detail = (
@@ -250,6 +263,7 @@ class Daemon:
             self.events.put(MicrophoneState(False, detail))
         else:
             self.events.put(MicrophoneState(True))
+        return look_again_at
 
     def _close_control(self) -> None:
         control, self._control = self._control, None
@@ -301,6 +315,7 @@ class Daemon:
                 log.log(_LEVELS.get(effect.level, logging.ERROR), effect.message, extra=extra)
         if self._held and now >= self._store_retry_at:
             self._store_held()
+        self._tick_at = core.next_tick_at(self.state, now, TICK_SECONDS, self.core_settings)
         pattern = core.led_pattern(self.state, now, self.core_settings)
         if pattern != self._pattern:
             self._pattern = pattern

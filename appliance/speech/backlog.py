@@ -80,10 +80,17 @@ class Backlog:
         with self._changed:
             return self._limit == self.max_chunks and any(s for _, s in self._chunks)
 
-    def push(self, chunk: bytes, is_speech: bool) -> None:
+    def push(self, chunk: bytes, is_speech: bool, *, notify: bool = True) -> None:
+        """Add a chunk; with notify=False the taker is woken by a later notify() (so the
+        chunks of one capture period wake it once)."""
         with self._changed:
             self._chunks.append((chunk, is_speech))
             self._trim()
+            if notify:
+                self._changed.notify()
+
+    def notify(self) -> None:
+        with self._changed:
             self._changed.notify()
 
     def retain(self, limit_chunks: int) -> None:
@@ -110,17 +117,25 @@ class Backlog:
 
     def take(self, timeout_seconds: float) -> Chunk | None:
         """The next chunk to send, after dropping inner silence if we are behind."""
+        taken = self.take_up_to(1, timeout_seconds)
+        return taken[0] if taken else None
+
+    def take_up_to(self, max_chunks: int, timeout_seconds: float) -> list[Chunk]:
+        """The next chunks to send (at most `max_chunks`, none after `timeout_seconds`)."""
         with self._changed:
             if not self._changed.wait_for(lambda: self._chunks, timeout_seconds):
-                return None
+                return []
             if len(self._chunks) > self._catch_up_after_chunks:
                 self._catch_up()
-            chunk = self._chunks.popleft()
-            if chunk[1]:
-                self._silence_sent = 0
-            elif self._silence_sent is not None:
-                self._silence_sent += 1
-            return chunk
+            taken: list[Chunk] = []
+            while self._chunks and len(taken) < max_chunks:
+                chunk = self._chunks.popleft()
+                if chunk[1]:
+                    self._silence_sent = 0
+                elif self._silence_sent is not None:
+                    self._silence_sent += 1
+                taken.append(chunk)
+            return taken
 
     def _catch_up(self) -> None:
         flags = [is_speech for _, is_speech in self._chunks]

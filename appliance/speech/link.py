@@ -15,46 +15,41 @@ from typing import Any
 import websocket
 
 from appliance import loops
-from appliance.core.events import LinkCause, LinkDown, LinkIdle, LinkUp
-from appliance.speech.backlog import Backlog, Chunk
+from appliance.core.events import LinkCause, LinkIdle, LinkUp
+from appliance.speech.backlog import Backlog
 from appliance.speech.connection import NotOpened, close_quietly, open_session, terminate
-from appliance.speech.gate import (
-    Decision,
-    GateSettings,
-    GateState,
-    Session,
-    decide,
-    next_open_at,
-    on_voice,
-)
+from appliance.speech.gate import Decision, GateSettings, Session, next_open_at
+from appliance.speech.intake import Intake
 from appliance.speech.receiver import SessionReceiver
 from appliance.speech.reconnect import (
     EXPIRED,
     HEALTHY_AFTER_SECONDS,
-    Verdict,
-    cause_streak,
     classify,
     describe_close,
-    retry_cap_seconds,
-    verdict,
 )
+from appliance.speech.replay import Replay
 from appliance.speech.settings import (  # noqa: F401 - session_url is part of the API
     BURST_SECONDS,
     CHUNK_SECONDS,
-    CONFIRM_MARGIN_MS,
     MODELS,
-    REPLAY_MAX_SECONDS,
     SAMPLE_RATE_HZ,
     AssemblyAISettings,
     session_url,
 )
-from appliance.speech.token import KeyCheck, check_key
+from appliance.speech.token import KeyCheck, KeyOutcome, check_key
+from appliance.speech.trouble import Trouble
 from appliance.speech.vad import SpeechDetector
 
 log = logging.getLogger(__name__)
 
 # An Error message precedes the server's close; a server that does not close is cut.
 ERROR_CLOSE_SECONDS = 2.0
+# Chunks sent as one message: 100 ms (the service takes 50-1000 ms, recommends 50).
+CHUNKS_PER_MESSAGE = 2
+# Chunks taken per wake-up: a capture period's worth (200 ms), sent as two messages.
+CHUNKS_PER_ROUND = 4
+# How long the sending loop waits for audio before it looks at pings and the gate again.
+TAKE_TIMEOUT_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -93,23 +88,22 @@ class SpeechLink:
         self._emit = emit
         self._connect = connect
         self._clock = clock
-        self._detector = detector or SpeechDetector()
         s = self.settings
-        self._gate_settings = GateSettings(
+        gate_settings = GateSettings(
             mode=s.session,
             idle_close_seconds=s.idle_close_seconds,
             rotate_after_seconds=s.rotate_after_seconds,
         )
-        self._gate = GateState()
-        self._lock = threading.Lock()  # guards _gate (microphone thread vs link thread)
         self.backlog = Backlog(max(1, round(s.backlog_seconds / CHUNK_SECONDS)))
         self._pre_roll_chunks = round(s.pre_roll_seconds / CHUNK_SECONDS)
-        self._wake = threading.Event()
+        self._wakeup = loops.Wakeup()  # the link thread's wait while no session is wanted
+        self._intake = Intake(
+            gate_settings, self.backlog, detector or SpeechDetector(), self._wakeup.wake, clock
+        )
+        self.send_audio = self._intake.send_audio  # the microphone thread's way in
         self._is_up = threading.Event()
-        self._last_problem = ""
         self._is_idle_reported = False
-        self._last_cause: LinkCause | str | None = None
-        self._cause_streak = 0
+        self._trouble = Trouble(self.settings, emit)
         # on_speech: a wrong key shows at boot (LED, STATUS=) rather than at the first
         # sentence. A temporary token proves the key without a billed session.
         self._needs_key_check = self.settings.session is Session.ON_SPEECH
@@ -119,9 +113,15 @@ class SpeechLink:
             )
         )
         self.open_times: deque[float] = deque(maxlen=64)
-        self.last_progress_at = clock()
+        self._last_progress_at = clock()
+        self._failures = 0
         self.chunks_sent = 0
         self.sessions_opened = 0
+
+    @property
+    def last_progress_at(self) -> float:
+        """When the thread last did something; now while it waits for speech on purpose."""
+        return self._clock() if self._wakeup.is_waiting else self._last_progress_at
 
     @property
     def is_up(self) -> bool:
@@ -132,92 +132,75 @@ class SpeechLink:
         """Speech lost: the backlog overflowed during a long outage."""
         return self.backlog.chunks_overflowed
 
-    def send_audio(self, chunk: bytes) -> None:
-        """Called by the microphone thread for every 50 ms period; never blocks for long."""
-        is_speech = self._detector.is_speech(chunk)
-        with self._lock:
-            if self._gate.is_muted:
-                return  # muted: audio never leaves the device, not even into the backlog
-            was_wanted = self._wanted_locked()
-            self._gate = on_voice(self._gate, self._detector.is_speaking, self._clock())
-            if not was_wanted and self._wanted_locked():
-                self.backlog.retain(self.backlog.max_chunks)
-                self._wake.set()
-            # Under the lock: a chunk must not slip in after set_muted(True) cleared.
-            self.backlog.push(chunk, is_speech)
-
     def set_muted(self, is_muted: bool) -> None:
         """Muted: end the session (Terminate), drop all audio, open nothing until unmuted."""
-        with self._lock:
-            if self._gate.is_muted == is_muted:
-                return
-            self._gate = GateState(is_muted=is_muted, last_speech_at=None)
-        if is_muted:
-            self.backlog.clear()
-        self._wake.set()
-
-    def _wanted_locked(self) -> bool:
-        return decide(self._gate, None, self._clock(), self._gate_settings) is Decision.OPEN
+        self._intake.set_muted(is_muted)
 
     def _is_session_needed(self) -> bool:
-        return self._decide(None) is Decision.OPEN or self.backlog.owes_speech()
+        return self._intake.is_session_needed()
 
     def _is_key_check_due(self) -> bool:
-        with self._lock:
-            return self._needs_key_check and not self._gate.is_muted
+        return self._needs_key_check and not self._intake.is_muted
 
     def _decide(self, session_age_seconds: float | None) -> Decision:
-        with self._lock:
-            return decide(self._gate, session_age_seconds, self._clock(), self._gate_settings)
+        return self._intake.decide(session_age_seconds)
 
     # ---- the link thread ------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        failures = 0
-        while not stop.is_set():
-            self.last_progress_at = self._clock()
-            if self._is_key_check_due() and not self._is_session_needed():
-                answer = self._key_check(stop)
-                if stop.is_set():
-                    break
-                if answer.outcome in ("accepted", "no_endpoint"):
-                    self._needs_key_check = False
-                    self._on_recovered()
-                    failures = 0
-                    continue
-                failures += 1
-                self._retry_later(stop, answer.cause or LinkCause.DROPPED, answer.detail, failures)
-                continue
-            if not self._is_session_needed():
-                self._idle(stop)
-                continue
-            self._is_idle_reported = False
-            self.backlog.retain(self.backlog.max_chunks)  # from here on, no word is dropped
-            if not self._wait_for_open_slot(stop):
-                continue
-            outcome = self._one_session(stop)
+        self._failures = 0
+        loops.run_loop(stop, lambda: self._round(stop), self._wakeup, "speech-link")
+
+    def _round(self, stop: threading.Event) -> float | None:
+        """One decision: check the key, wait for speech (None), or run one session."""
+        self._last_progress_at = self._clock()
+        if self._is_key_check_due() and not self._is_session_needed():
+            answer = self._key_check(stop)
             if stop.is_set():
-                break
-            if outcome.ended_by_us is not None:
-                failures = 0
-                continue
-            cause = classify(outcome.close_code, outcome.reason, http_status=outcome.http_status)
-            if cause == EXPIRED:
-                # Error 3008, Termination, close 3008: the service's own rotation. The
-                # unfinished words were replayed into the backlog; carry on at once.
-                log.info(
-                    "Speech session reached its maximum duration; continuing in a new one",
-                    extra={"APPLIANCE_EVENT": "session_expired", "CLOSE_CODE": outcome.close_code},
-                )
-                failures = 0
-                continue
-            failures = 1 if outcome.up_seconds >= HEALTHY_AFTER_SECONDS else failures + 1
-            if cause is LinkCause.KEY_REFUSED:
-                # Retry with a free token request, not a billed session (on_speech). Not
-                # for a balance problem: a token may well be issued to an empty account.
-                self._needs_key_check = self.settings.session is Session.ON_SPEECH
-            detail = describe_close(outcome.close_code, outcome.reason)
-            self._retry_later(stop, cause, detail, failures, outcome.close_code)
+                return 0.0
+            if answer.outcome in (KeyOutcome.ACCEPTED, KeyOutcome.NO_ENDPOINT):
+                self._needs_key_check = False
+                self._trouble.recovered()
+                self._failures = 0
+                return 0.0
+            self._failures += 1
+            cause = answer.cause or LinkCause.DROPPED
+            self._retry_later(stop, cause, answer.detail, self._failures)
+            return 0.0
+        if not self._is_session_needed():
+            self._idle()
+            return None  # until speech, a mute change or stop wakes us
+        self._is_idle_reported = False
+        self.backlog.retain(self.backlog.max_chunks)  # from here on, no word is dropped
+        if self._wait_for_open_slot(stop):
+            self._after(self._one_session(stop), stop)
+        return 0.0
+
+    def _after(self, outcome: _Outcome, stop: threading.Event) -> None:
+        """What a session's end means: go on at once, or report and back off."""
+        if stop.is_set():
+            return
+        if outcome.ended_by_us is not None:
+            self._failures = 0
+            return
+        cause = classify(outcome.close_code, outcome.reason, http_status=outcome.http_status)
+        if cause == EXPIRED:
+            # Error 3008, Termination, close 3008: the service's own rotation. The
+            # unfinished words were replayed into the backlog; carry on at once.
+            log.info(
+                "Speech session reached its maximum duration; continuing in a new one",
+                extra={"APPLIANCE_EVENT": "session_expired", "CLOSE_CODE": outcome.close_code},
+            )
+            self._failures = 0
+            return
+        healthy = outcome.up_seconds >= HEALTHY_AFTER_SECONDS
+        self._failures = 1 if healthy else self._failures + 1
+        if cause is LinkCause.KEY_REFUSED:
+            # Retry with a free token request, not a billed session (on_speech). Not
+            # for a balance problem: a token may well be issued to an empty account.
+            self._needs_key_check = self.settings.session is Session.ON_SPEECH
+        detail = describe_close(outcome.close_code, outcome.reason)
+        self._retry_later(stop, cause, detail, self._failures, outcome.close_code)
 
     def _retry_later(
         self,
@@ -228,45 +211,24 @@ class SpeechLink:
         code: int | None = None,
     ) -> None:
         """Say the link is down and why, then wait as the policy says."""
-        self._cause_streak = cause_streak(self._last_cause, cause, self._cause_streak)
-        self._last_cause = cause
-        decision = verdict(
-            cause,
-            detail,
-            failures,
-            streak=self._cause_streak,
-            cap_seconds=retry_cap_seconds(
-                self.settings.reconnect_max_seconds,
-                self.settings.backlog_seconds,
-                is_speech_waiting=self.backlog.owes_speech(),
-            ),
-        )
-        self._report_down(decision, code)
-        self._wait(stop, decision.delay_seconds)
+        speech_waiting = self.backlog.owes_speech()
+        delay = self._trouble.down(cause, detail, failures, code, is_speech_waiting=speech_waiting)
+        loops.wait(stop, delay, self._clock, beat=self._beat)
 
-    def _on_recovered(self) -> None:
-        self._last_cause, self._cause_streak = None, 0
-        if self._last_problem:
-            log.info("Speech link is back (it was down: %s)", self._last_problem)
-            self._last_problem = ""
-
-    def _idle(self, stop: threading.Event) -> None:
-        """No session wanted: keep only pre-roll, say so once, wait for speech."""
+    def _idle(self) -> None:
+        """No session wanted: keep only pre-roll, say so once."""
         self.backlog.retain(self._pre_roll_chunks)
         if not self._is_idle_reported:
             self._is_idle_reported = True
-            with self._lock:
-                reason = "muted" if self._gate.is_muted else "no speech"
+            reason = "muted" if self._intake.is_muted else "no speech"
             # Idle after a passed key check: a key problem shown before is over.
-            key_ok = not self._needs_key_check and self._last_cause is None
+            key_ok = not self._needs_key_check and self._trouble.last_cause is None
             self._emit(LinkIdle(reason, is_key_confirmed=key_ok))
-        self._wake.wait(0.2)
-        self._wake.clear()
 
     def _wait_for_open_slot(self, stop: threading.Event) -> bool:
         """Wait until opening keeps us under opens_per_minute; False if no longer wanted."""
         while not stop.is_set():
-            self.last_progress_at = self._clock()
+            self._last_progress_at = self._clock()
             at = next_open_at(list(self.open_times), self._clock(), self.settings.opens_per_minute)
             if at <= self._clock():
                 return True
@@ -275,28 +237,8 @@ class SpeechLink:
             stop.wait(min(1.0, at - self._clock()))
         return False
 
-    def _wait(self, stop: threading.Event, seconds: float) -> None:
-        loops.wait(stop, seconds, self._clock, beat=self._beat)
-
     def _beat(self) -> None:
-        self.last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
-
-    def _report_down(self, decision: Verdict, code: int | None) -> None:
-        message = (
-            f"Speech link down: {decision.explanation}; retrying in {decision.delay_seconds:.0f} s"
-        )
-        if decision.explanation != self._last_problem:
-            level = logging.ERROR if decision.needs_user or decision.is_our_bug else logging.WARNING
-            if decision.is_our_bug:
-                message += " (this is a bug in appliance: please report it)"
-            error = decision.cause.value if decision.cause else ""
-            extra = {"APPLIANCE_EVENT": "link_down", "CLOSE_CODE": code, "SPEECH_ERROR": error}
-            log.log(level, message, extra=extra)
-            self._last_problem = decision.explanation
-        else:
-            log.debug(message)
-        cause = decision.cause or LinkCause.DROPPED
-        self._emit(LinkDown(decision.explanation, decision.delay_seconds, code, cause))
+        self._last_progress_at = self._clock()  # waiting, not stuck: the watchdog sees it
 
     def _one_session(self, stop: threading.Event) -> _Outcome:
         """Connect, stream until the session ends, and say how it ended."""
@@ -327,7 +269,7 @@ class SpeechLink:
         self.sessions_opened += 1
         self._needs_key_check = False
         self._is_up.set()
-        self._on_recovered()
+        self._trouble.recovered()
         session_id = session.session_id
         log.info(
             "Speech session %s opened",
@@ -337,7 +279,7 @@ class SpeechLink:
         self._emit(LinkUp(session_id))
         receiver = threading.Thread(target=session.receive_all, name="speech-receive", daemon=True)
         receiver.start()
-        replay: deque[tuple[int, Chunk]] = deque()  # (stream ms where the chunk ends, chunk)
+        replay = Replay(quiet_chunks=self._pre_roll_chunks)
         ended_by_us: Decision | None = None
         try:
             ended_by_us = self._send_until_closed(ws, session, stop, opened_at, replay)
@@ -355,9 +297,7 @@ class SpeechLink:
             if not finished_by_request and ended_by_us is not Decision.CLOSE:
                 # Words sent to a session that died (or expired) unfinished go to the
                 # next one: everything after the last word of a delivered sentence.
-                self.backlog.prepend(
-                    chunk for end_ms, chunk in replay if end_ms > session.confirmed_end_ms
-                )
+                self.backlog.prepend(replay.unfinished(session.confirmed_end_ms))
             log.info(
                 "Speech session %s closed after %.0f s",
                 session_id,
@@ -372,7 +312,7 @@ class SpeechLink:
         session: SessionReceiver,
         stop: threading.Event,
         opened_at: float,
-        replay: deque[tuple[int, Chunk]],
+        replay: Replay,
     ) -> Decision | None:
         """Send paced audio and pings until the session ends, or we decide to end it."""
         self.backlog.new_stream()
@@ -380,7 +320,7 @@ class SpeechLink:
         next_ping_at = opened_at + self.settings.ping_interval_seconds
         while not stop.is_set() and not session.ended.is_set():
             now = self._clock()
-            self.last_progress_at = now
+            self._last_progress_at = now
             session.deliver_due()
             if session.error_at is not None and now - session.error_at > ERROR_CLOSE_SECONDS:
                 session.lost("the server sent an error but did not close")
@@ -404,19 +344,16 @@ class SpeechLink:
                 if ahead_seconds > 0:
                     stop.wait(min(0.05, ahead_seconds))
                     continue
-                item = self.backlog.take(timeout_seconds=0.1)
-                if item is None:
-                    continue
-                ws.send_binary(item[0])
+                chunks = self.backlog.take_up_to(CHUNKS_PER_ROUND, TAKE_TIMEOUT_SECONDS)
+                for start in range(0, len(chunks), CHUNKS_PER_MESSAGE):
+                    message = chunks[start : start + CHUNKS_PER_MESSAGE]
+                    for item in message:  # kept before sending: a failed send is replayed
+                        sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
+                        replay.sent(sent_ms, item)
+                    ws.send_binary(b"".join(chunk for chunk, _ in message))
+                    self.chunks_sent += len(message)
             except (OSError, websocket.WebSocketException) as error:
                 session.lost(f"sending failed: {error}")
                 return None
-            self.chunks_sent += 1
-            sent_ms += len(item[0]) * 1000 // (2 * SAMPLE_RATE_HZ)
-            replay.append((sent_ms, item))
-            confirmed_ms = session.confirmed_end_ms + CONFIRM_MARGIN_MS
-            while replay and (
-                replay[0][0] <= confirmed_ms or len(replay) * CHUNK_SECONDS > REPLAY_MAX_SECONDS
-            ):
-                replay.popleft()
+            replay.trim(session.confirmed_end_ms)
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import webrtcvad
+from webrtcvad import _webrtcvad  # the C module: the Python wrapper adds a call per frame
 
 from appliance.core.audio import SAMPLE_RATE_HZ
 
@@ -25,7 +26,7 @@ class SpeechDetector:
     def __init__(self, aggressiveness: int = 3) -> None:
         # 3 of 0..3, the strictest: clicks and noise must not be billed; the 1 s of
         # pre-roll covers the soft start of a sentence the detector is late for.
-        self._vad = webrtcvad.Vad(aggressiveness)
+        self._vad = webrtcvad.Vad(aggressiveness)._vad
         self._recent: deque[bool] = deque(maxlen=ONSET_WINDOW_CHUNKS)
 
     def is_speech(self, chunk: bytes) -> bool:
@@ -33,7 +34,8 @@ class SpeechDetector:
         frames = [
             chunk[i : i + FRAME_BYTES] for i in range(0, len(chunk) - FRAME_BYTES + 1, FRAME_BYTES)
         ]
-        voiced = sum(self._vad.is_speech(frame, SAMPLE_RATE_HZ) for frame in frames)
+        vad, process = self._vad, _webrtcvad.process
+        voiced = sum(process(vad, SAMPLE_RATE_HZ, frame, FRAME_BYTES // 2) for frame in frames)
         self._recent.append(voiced >= min(ONSET_FRAMES_PER_CHUNK, max(1, len(frames))))
         return voiced >= min(SPEECH_FRAMES_PER_CHUNK, max(1, len(frames)))
 

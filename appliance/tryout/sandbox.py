@@ -22,6 +22,7 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.core.destinations import Destination
+from appliance.devices.microphone import PERIOD_BYTES
 from appliance.posting.x_keys import (
     BLUESKY_APP_PASSWORD,
     DESTINATION_KEYS,
@@ -100,6 +101,7 @@ class Sandbox:
         settings_overrides: dict[str, dict[str, object]] | None = None,
         device: str | None = None,
         destinations: Sequence[Destination] = (Destination.X,),
+        mic_period_bytes: int = PERIOD_BYTES,
     ) -> None:
         self._tmp = None if directory else tempfile.TemporaryDirectory(prefix="appliance-")
         self.dir = Path(directory or self._tmp.name)  # type: ignore[union-attr]
@@ -129,6 +131,9 @@ class Sandbox:
         self.fifo = self.dir / "microphone.fifo"
         self.feeder: RealtimeFeeder | None = None
         self.device = device
+        # The simulated microphone delivers its reader's period: another reader (the
+        # benchmark's reference client reads 50 ms) passes its own size here.
+        self.mic_period_bytes = mic_period_bytes
         self.overrides = settings_overrides or {}
         self.config_path = self.dir / "appliance.toml"
         self.pin_factory = MockFactory(pin_class=MockPWMPin)
@@ -155,7 +160,7 @@ class Sandbox:
             # One process-wide setting; ALSA re-reads it on every open.
             os.environ.update(alsa_env(alsa_config))
             self.device = device_name("simmic", self.fifo)
-            self.feeder = RealtimeFeeder(self.fifo)
+            self.feeder = RealtimeFeeder(self.fifo, chunk_bytes=self.mic_period_bytes)
             self.feeder.start()
 
     def sections(self) -> dict[str, dict[str, object]]:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import fcntl
 import os
 import re
+import termios
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from appliance.devices.microphone import PERIOD_BYTES, PERIOD_FRAMES, SAMPLE_RATE_HZ
+from appliance.devices.microphone import PERIOD_BYTES, SAMPLE_RATE_HZ
 
 SYSTEM_ALSA_CONFIG = Path("/usr/share/alsa/alsa.conf")
-CHUNK_SECONDS = PERIOD_FRAMES / SAMPLE_RATE_HZ
-_SILENCE = bytes(PERIOD_BYTES)
 
 # How ALSA finds these definitions (measured with alsa-lib 1.2.8, pyalsaaudio 0.11):
 # every PCM open (and pcms()) calls snd_config_update(), which reads
@@ -81,7 +81,7 @@ def alsa_env(config_file: Path) -> dict[str, str]:
 
 
 class RealtimeFeeder:
-    """Writes a FIFO the way a microphone produces audio: 50 ms every 50 ms, never EOF.
+    """Writes a FIFO the way a microphone produces audio: a period every period, never EOF.
 
     The write end is open from start() to stop(). That matters: the file plugin opens
     its infile with a blocking open(), which waits for a writer, and pyalsaaudio
@@ -89,22 +89,37 @@ class RealtimeFeeder:
     deadlock with it. With the write end held, a reader's open returns at once, and
     readers may come and go (CaptureLoop reopening) without ever seeing EOF.
 
-    Every chunk is one write of 1600 bytes: pipe writes up to PIPE_BUF (4096) are
-    atomic, and the file plugin returns a short FIFO read as a whole period without
-    waiting for the rest (the rest is not audio), so smaller writes would corrupt it.
+    Every chunk is one write of a whole capture period of the reader (`chunk_bytes`; the
+    appliance's PERIOD_BYTES, 6400, by default), written only when the pipe has room for
+    all of it: the file plugin returns a short FIFO read as a whole period without
+    waiting for the rest (the rest is not audio), so a partial or smaller write would
+    corrupt it. (A pipe write is atomic only up to PIPE_BUF, 4096 bytes; a bigger
+    non-blocking one may be cut short when the pipe is nearly full, hence the check.)
+    Larger ones would let a reader with a smaller period read twice per wake-up, which
+    a real microphone, delivering each period when it is full, never does: a reader
+    with another period (the benchmark's reference client) gets a feeder of its own size.
     Queued audio waits while no reader has the FIFO open (so a test's speech is
     heard whole); silence is written when nothing is queued and dropped when no one
     reads, as a microphone's would be.
     """
 
-    def __init__(self, fifo: Path, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        fifo: Path,
+        clock: Callable[[], float] = time.monotonic,
+        chunk_bytes: int = PERIOD_BYTES,
+    ) -> None:
         self.fifo = Path(fifo)
+        self.chunk_bytes = chunk_bytes
+        self._chunk_seconds = chunk_bytes / (2 * SAMPLE_RATE_HZ)
+        self._silence = bytes(chunk_bytes)
         self._clock = clock
         self._queue: collections.deque[bytes] = collections.deque()
         self._played = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._fd = -1
+        self._pipe_bytes = 0
         self.chunks_written = 0
 
     def start(self) -> None:
@@ -117,17 +132,22 @@ class RealtimeFeeder:
         finally:
             os.close(reader)
         with contextlib.suppress(OSError, AttributeError):
-            # Hold ~2 chunks, not 64 KiB: audio nobody reads is late, as a mic's
+            # Hold 2 chunks, not 64 KiB: audio nobody reads is late, as a mic's
             # would be lost, rather than piling up seconds of stale silence.
-            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 4096)
+            fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, max(4096, 2 * self.chunk_bytes))
+        try:
+            self._pipe_bytes = fcntl.fcntl(self._fd, fcntl.F_GETPIPE_SZ)
+        except (OSError, AttributeError):
+            self._pipe_bytes = 0  # unknown: rely on the write's own all-or-nothing
         self._thread = threading.Thread(target=self._run, name="realtime-feeder", daemon=True)
         self._thread.start()
 
     def play(self, pcm: bytes) -> None:
         """Queue raw 16 kHz mono S16_LE audio; the last chunk is padded with silence."""
-        chunks = [pcm[i : i + PERIOD_BYTES] for i in range(0, len(pcm), PERIOD_BYTES)]
+        size = self.chunk_bytes
+        chunks = [pcm[i : i + size] for i in range(0, len(pcm), size)]
         if chunks:
-            chunks[-1] = chunks[-1].ljust(PERIOD_BYTES, b"\0")
+            chunks[-1] = chunks[-1].ljust(size, b"\0")
         with self._played:
             self._queue.extend(chunks)
 
@@ -163,13 +183,21 @@ class RealtimeFeeder:
                 break
             # After a stall (slow machine), restart the schedule rather than
             # bursting to catch up.
-            next_write_at = max(next_write_at + CHUNK_SECONDS, self._clock())
+            next_write_at = max(next_write_at + self._chunk_seconds, self._clock())
             self._write_one()
+
+    def _queued_bytes(self) -> int:
+        """Bytes written and not yet read (FIONREAD works on a pipe's write end too)."""
+        count = array.array("i", [0])
+        fcntl.ioctl(self._fd, termios.FIONREAD, count)
+        return count[0]
 
     def _write_one(self) -> None:
         with self._played:
             is_queued = bool(self._queue)
-            chunk = self._queue[0] if is_queued else _SILENCE
+            chunk = self._queue[0] if is_queued else self._silence
+        if self._pipe_bytes and self._queued_bytes() + len(chunk) > self._pipe_bytes:
+            return  # no room for the whole chunk: as a full pipe (only the reader frees room)
         try:
             os.write(self._fd, chunk)
         except BlockingIOError:

@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.core import CoreSettings, Pattern, State, led_pattern, status_line, step
+from appliance.core import (
+    CoreSettings,
+    Pattern,
+    State,
+    led_pattern,
+    next_tick_at,
+    status_line,
+    step,
+)
 from appliance.core.events import (
     ButtonPressed,
     DiscardRequested,
@@ -193,3 +201,39 @@ def test_every_name_the_core_offers_loads_on_first_use():
         assert getattr(core_package, name) is not None, name
     with pytest.raises(AttributeError):
         _ = core_package.no_such_name
+
+
+TICK_SECONDS = 0.25
+
+
+def looks(state, now):
+    return state, led_pattern(state, now, SETTINGS), status_line(state, now, SETTINGS)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.floats(0, 40), events), max_size=30), st.floats(0, 200))
+def test_a_tick_changes_nothing_before_the_core_says_one_is_due(steps, later):
+    # The daemon sleeps until next_tick_at: a Tick any earlier must change nothing that
+    # shows, and "None" must mean that time alone never changes anything.
+    now, state = 0.0, State()
+    for gap, event in steps:
+        now += gap
+        state, _ = step(state, event, now, SETTINGS)
+    due = next_tick_at(state, now, TICK_SECONDS, SETTINGS)
+    then = now + later
+    ticked, effects = step(state, Tick(), then, SETTINGS)
+    if looks(ticked, then) != looks(state, now) or effects:
+        assert due is not None and due <= max(then, now + TICK_SECONDS)
+
+
+def test_nothing_is_due_while_nothing_counts_down():
+    state, _ = run([(0.0, LinkUp("s"))])
+    assert next_tick_at(state, 1.0, TICK_SECONDS, SETTINGS) is None
+    state, _ = run([(0.0, SentenceFinished("Hello there."))], start=state)
+    assert next_tick_at(state, 1.0, TICK_SECONDS, SETTINGS) == 1.0 + TICK_SECONDS
+
+
+def test_a_flash_is_due_when_it_ends():
+    state, _ = run([(0.0, LinkUp("s")), (5.0, ButtonPressed())])  # nothing to confirm
+    assert state.flash is Pattern.REFUSED
+    assert next_tick_at(state, 5.0, TICK_SECONDS, SETTINGS) == state.flash_until

@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 import alsaaudio
 import pytest
 
+from appliance import loops
 from appliance.core.events import MicrophoneState
 from appliance.devices.microphone import (
     PERIOD_BYTES,
+    PERIOD_FRAMES,
+    PERIOD_SECONDS,
     CaptureLoop,
     Microphone,
     MicrophoneError,
@@ -145,7 +148,7 @@ class ScriptedPcm:
 
 
 def chunk(byte: int) -> tuple[int, bytes]:
-    return 800, bytes([byte]) * PERIOD_BYTES
+    return PERIOD_FRAMES, bytes([byte]) * PERIOD_BYTES
 
 
 def read_audio(microphone: Microphone, chunk_count: int) -> bytes:
@@ -160,7 +163,7 @@ def read_audio(microphone: Microphone, chunk_count: int) -> bytes:
 
 def test_regular_file_gives_whole_periods_equal_to_the_file(tmp_path: Path, speech: bytes) -> None:
     content = speech[: len(speech) // PERIOD_BYTES * PERIOD_BYTES]
-    assert len(content) >= 20 * PERIOD_BYTES and any(content)
+    assert len(content) >= 10 * PERIOD_BYTES and any(content)
     infile = tmp_path / "speech.raw"
     infile.write_bytes(content)
     with Microphone(device_name("simmic", infile)) as microphone:
@@ -172,16 +175,16 @@ def test_named_pcm_config_is_honoured_after_another_pcm_was_opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     infile = tmp_path / "tone.raw"
-    infile.write_bytes(tone(0.1))
+    infile.write_bytes(tone(PERIOD_SECONDS))
     with Microphone(device_name("simmic", infile)) as microphone:
-        assert microphone.read() == tone(0.1)[:PERIOD_BYTES]
+        assert microphone.read() == tone(PERIOD_SECONDS)[:PERIOD_BYTES]
     # alsa-lib re-reads ALSA_CONFIG_PATH at every open, so a later change counts.
     config_file = write_alsa_config(tmp_path, "testmic", infile)
     for name, value in alsa_env(config_file).items():
         monkeypatch.setenv(name, value)
     assert "testmic" in alsaaudio.pcms(alsaaudio.PCM_CAPTURE)
     with Microphone("testmic") as microphone:
-        assert microphone.read() == tone(0.1)[:PERIOD_BYTES]
+        assert microphone.read() == tone(PERIOD_SECONDS)[:PERIOD_BYTES]
 
 
 def test_fifo_fed_in_real_time_paces_reads_and_carries_speech_intact(
@@ -248,7 +251,7 @@ def test_a_driver_that_chose_another_rate_is_refused_and_closed() -> None:
 
 
 def test_short_reads_are_joined_into_whole_chunks() -> None:
-    audio = bytes(range(256)) * 25  # 6400 bytes = 4 chunks, read 600 bytes at a time
+    audio = (bytes(range(256)) * 128)[: 4 * PERIOD_BYTES]  # 4 chunks, read 600 bytes at a time
     script = [(300, audio[i : i + 600]) for i in range(0, len(audio), 600)]
     with Microphone("x", lambda **kwargs: ScriptedPcm(script)) as microphone:
         assert read_audio(microphone, 4) == audio
@@ -299,7 +302,7 @@ def test_capture_loop_waits_for_a_missing_microphone_then_delivers_audio(tmp_pat
         audio.wait_for(lambda items: tone(0.2)[:PERIOD_BYTES] in items)
     assert states(emitted.items)[1:] == [MicrophoneState(True)]
     assert {len(chunk) for chunk in audio.items} == {PERIOD_BYTES}
-    assert loop.frames_read == len(audio.items) * 800
+    assert loop.frames_read == len(audio.items) * PERIOD_FRAMES
 
 
 def test_capture_loop_drops_and_counts_an_overrun() -> None:
@@ -354,19 +357,19 @@ def test_capture_loop_reopens_a_microphone_unplugged_mid_stream(tmp_path: Path) 
 
 def test_capture_loop_backs_off_exponentially_up_to_the_cap() -> None:
     waits: list[float | None] = []
+    stop = threading.Event()
 
-    class RecordingStop(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            waits.append(timeout)
+    class RecordingWakeup(loops.Wakeup):
+        def wait(self, seconds: float | None) -> None:
+            waits.append(seconds)
             if len(waits) == 8:
-                self.set()
-            return self.is_set()
+                stop.set()
 
     def absent(**kwargs: object) -> object:
         raise alsaaudio.ALSAAudioError("No such device [usbmic]")
 
     emitted = Recorder()
-    CaptureLoop("usbmic", Recorder(), emitted, absent).run(RecordingStop())
+    CaptureLoop("usbmic", Recorder(), emitted, absent, wakeup=RecordingWakeup()).run(stop)
     assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
     assert len(emitted.items) == 1
 
@@ -450,7 +453,7 @@ def test_list_devices_recommends_the_card_name_form() -> None:
 def test_device_names_open_paths_that_need_quoting_too(tmp_path: Path) -> None:
     plain, spaced = tmp_path / "plain.raw", tmp_path / "with space, comma.raw"
     for infile in (plain, spaced):
-        infile.write_bytes(tone(0.05))
+        infile.write_bytes(tone(PERIOD_SECONDS))
         with Microphone(device_name("simmic", infile)) as microphone:
-            assert microphone.read() == tone(0.05)
+            assert microphone.read() == tone(PERIOD_SECONDS)
     assert '"' not in device_name("simmic", plain)

@@ -385,3 +385,14 @@ def test_a_factory_that_cannot_load_is_an_appliance_error(monkeypatch):
     monkeypatch.setattr("appliance.devices.panel.importlib.import_module", no_library)
     with pytest.raises(ApplianceError, match="'lgpio' does not load here"):
         make_pin_factory("lgpio")
+
+
+def test_the_panel_runs_one_thread_that_sleeps_while_nothing_changes(factory, open_panel):
+    # The long hold is timed by the drawing thread: no gpiozero hold thread that wakes
+    # ten times a second for as long as the button exists.
+    before = {thread.ident for thread in threading.enumerate()}
+    panel = open_panel()
+    panel.show(Pattern.LISTENING)
+    added = [t for t in threading.enumerate() if t.ident not in before]
+    assert [t.name for t in added] == ["panel-leds"]
+    assert wait_until(lambda: panel._wakeup.is_waiting)  # noqa: SLF001 - a steady light

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from appliance import loops
 from appliance.core.events import MicrophoneState
-from appliance.devices.microphone import PERIOD_BYTES, CaptureLoop
+from appliance.devices.microphone import PERIOD_BYTES, PERIOD_FRAMES, CaptureLoop
 from appliance.service import daemon as daemon_module
 from appliance.service.daemon import Parts
 from appliance.tryout.sandbox import Sandbox
@@ -131,16 +132,17 @@ def test_audio_far_ahead_of_the_clock_is_a_dead_stream_and_backs_off():
         return ScriptedPcm([chunk(1)] * 200, GOOD_INFO)
 
     waits: list[float | None] = []
+    stop = threading.Event()
 
-    class RecordingStop(threading.Event):
-        def wait(self, timeout=None):
-            waits.append(timeout)
+    class RecordingWakeup(loops.Wakeup):
+        def wait(self, seconds):
+            waits.append(seconds)
             if len(waits) == 3:
-                self.set()
-            return self.is_set()
+                stop.set()
 
     emitted, audio = Recorder(), Recorder()
-    CaptureLoop("usbmic", audio, emitted, factory, clock=clock).run(RecordingStop())
+    wakeup = RecordingWakeup()
+    CaptureLoop("usbmic", audio, emitted, factory, clock=clock, wakeup=wakeup).run(stop)
     assert waits == [1, 2, 4], "each reopen of a dead stream waits longer"
     assert len(opens) == 3 and len(audio.items) < 3 * 60
     shown = states(emitted.items)
@@ -176,7 +178,7 @@ def test_the_daemon_reports_a_read_that_never_returns(tmp_path, monkeypatch):
             if self.reads > 3:
                 release.wait(WAIT_SECONDS)  # a driver that stops delivering
             release.wait(0.05)
-            return 800, bytes(PERIOD_BYTES)
+            return PERIOD_FRAMES, bytes(PERIOD_BYTES)
 
         def close(self):
             pass

@@ -145,6 +145,8 @@ def test_the_control_socket_is_reopened_when_its_thread_dies(box):
             self.real.close()
 
     server._socket = Broken(server._socket)  # noqa: SLF001
+    # The thread blocks in accept() until a client comes; the accept() after that fails.
+    assert request(socket_path, "status")["ok"]
     assert wait_until(lambda: not server.is_serving(), 5)
     assert wait_until(lambda: daemon._control is not server, 5)  # noqa: SLF001
     assert wait_until(lambda: answers(socket_path), 5)
