@@ -170,14 +170,14 @@ _MEANING: dict[Pattern, str] = {
     Pattern.CANDIDATE_ENDING: "The waiting sentence expires within seconds; press now to post it.",
     Pattern.GRACE: "About to post: press again to cancel (it blinks faster as it counts down).",
     Pattern.GRACE_ENDING: "Posting in under a second: press now to cancel.",
-    Pattern.POSTING: "Posting to X.",
+    Pattern.POSTING: "Posting (to X, Bluesky or Mastodon, whichever are enabled).",
     Pattern.POSTED: "Posted.",
     Pattern.REFUSED: "Refused (nothing waiting, muted, or too long); nothing was posted.",
     Pattern.MUTED: "Muted: no audio leaves the device; confirming is off.",
     Pattern.NO_MICROPHONE: "No microphone found; plug one in.",
     Pattern.RECONNECTING: "The speech service dropped; reconnecting.",
-    Pattern.NOT_AUTHORISED: "AssemblyAI or X refused the keys; fix them and restart.",
-    Pattern.RATE_LIMITED: "X says wait; posts are kept and sent later.",
+    Pattern.NOT_AUTHORISED: "A service refused its key (`appliance status` says which); fix it.",
+    Pattern.RATE_LIMITED: "A destination says wait; posts are kept and sent later.",
     Pattern.OUT_OF_CREDITS: (
         "X account out of credits: add credits; kept posts then go out by themselves."
     ),
