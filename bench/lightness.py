@@ -40,6 +40,7 @@ from bench.daemon_figures import (  # noqa: E402
     _wait,
     wall_seconds,
 )
+from bench.reference_client import PERIOD_FRAMES as REFERENCE_PERIOD_FRAMES  # noqa: E402
 from bench.table import print_table  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parent / "reference_client.py"
@@ -133,7 +134,13 @@ def measure(python: str = sys.executable, window_seconds: float = 60.0, runs: in
     """Rows of (measure, value, target); every figure also as a ratio to the reference."""
     with tempfile.TemporaryDirectory(prefix="appliance-lightness-") as tmp_name:
         tmp = Path(tmp_name)
-        ref_box = Sandbox([SENTENCE, "Tweet that."], directory=tmp / "reference")
+        # Each reader's fake microphone writes the periods it reads, as a real card's
+        # driver would hand them over: the reference 50 ms, the daemon its own.
+        ref_box = Sandbox(
+            [SENTENCE, "Tweet that."],
+            directory=tmp / "reference",
+            mic_period_bytes=REFERENCE_PERIOD_FRAMES * 2,  # 16-bit mono
+        )
         listen_box = Sandbox(
             [], directory=tmp / "listen", settings_overrides={"assemblyai": {"session": "always"}}
         )
