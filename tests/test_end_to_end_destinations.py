@@ -1,7 +1,5 @@
-"""End to end on every destination this build has: spoken, confirmed, posted once on each,
-then deleted from each ("delete that"). With X alone (before the Bluesky and Mastodon
-branches are merged) it is skipped: tests/service/test_destinations_daemon.py covers the
-machinery with a second X stand-in meanwhile."""
+"""End to end on every destination with the real clients: spoken, confirmed, posted once on
+X, Bluesky and Mastodon, then deleted from each ("delete that")."""
 
 from __future__ import annotations
 
@@ -9,15 +7,11 @@ import pytest
 
 from appliance.core.destinations import Destination
 from appliance.posting.outbox import DELETED, POSTED
-from appliance.tryout.sandbox import Sandbox, available_destinations
+from appliance.tryout.sandbox import Sandbox
 from tests.conftest import wait_until
 
 SENTENCE = "Tweet that the kettle is on."
-DESTINATIONS = available_destinations()
-
-pytestmark = pytest.mark.skipif(
-    DESTINATIONS == (Destination.X,), reason="only X's stand-in is in this build"
-)
+DESTINATIONS = tuple(Destination)
 
 
 @pytest.fixture

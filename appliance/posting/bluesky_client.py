@@ -130,6 +130,8 @@ class BlueskyClient:
         self._guard = DeadlineGuard(timeout_seconds, "bluesky-deadline")
         self._sdk: Any = None  # the atproto_client.Client, made on first use
         self._session: Any = None  # the SDK's Session (did, handle, tokens) once signed in
+        # text -> record key of a post() that got no answer in this run (for find_post)
+        self._unanswered: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"BlueskyClient({self._service_url!r}, {self._handle!r}, <hidden>)"
@@ -138,7 +140,12 @@ class BlueskyClient:
 
     def post(self, text: str, key: str) -> PostOutcome:
         rkey = record_key(key)
-        return self._outcome(lambda: self._post(text, rkey))
+        outcome = self._outcome(lambda: self._post(text, rkey))
+        if outcome.kind is Outcome.RETRY:
+            self._unanswered[text] = rkey
+        else:
+            self._unanswered.pop(text, None)
+        return outcome
 
     def delete(self, post_id: str) -> PostOutcome:
         match = _POST_URI.fullmatch(post_id)
@@ -147,8 +154,18 @@ class BlueskyClient:
         return self._outcome(lambda: self._delete(post_id, match.group(1), match.group(2)))
 
     def find_post(self, text: str, since_unix_seconds: float) -> str:
-        """Always "": a post's uri follows from its record key, so post() always knows it."""
-        return ""
+        """The uri of a post of `text` whose answer was lost in this run, if Bluesky has it.
+
+        The poster asks when "delete that" came while the request was under way and will
+        not send it again; a retry of post() finds its record by the record key itself.
+        """
+        rkey = self._unanswered.get(text)
+        if rkey is None or self._session is None:
+            return ""
+        try:
+            return self._guard.run(lambda: self._existing_post(rkey))
+        except Exception:  # noqa: BLE001 - no answer: unsure, as before the look-up
+            return ""
 
     def check_account(self) -> AccountCheck:
         outcome = self._outcome(self._check)

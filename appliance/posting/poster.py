@@ -68,7 +68,6 @@ class Poster:
         self._undo_when_sent: dict[int, int] = {}
         self._undo_lock = threading.Lock()
         self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
-        self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
         # A row of ours waits for a retry (a problem is shown for it) as far as we know.
         self._is_held_up = False
         self.last_progress_at = monotonic()

@@ -61,7 +61,7 @@ class DryRunClient:
 def make_clients(
     settings: Settings, credentials: Credentials, clock: Clock
 ) -> dict[Destination, Client]:
-    """One client per enabled destination; ConfigError if one cannot be had in this build."""
+    """One client per enabled destination; ConfigError if one's SDK is not installed."""
     return {d: make_client_for(d, settings, credentials, clock) for d in settings.destinations}
 
 
@@ -161,10 +161,15 @@ def _mastodon_client(settings: Settings, credentials: Credentials, clock: Clock)
     return client
 
 
+def has_sdk(destination: Destination) -> bool:
+    """Whether this venv has the SDK the (Bluesky or Mastodon) client needs."""
+    return importlib.util.find_spec(CLIENT_SDKS[destination][0]) is not None
+
+
 def require_sdk(destination: Destination, config_path: str) -> None:
     """ConfigError, naming [destination] enabled, when this venv lacks the client's SDK."""
     module_name, extra = CLIENT_SDKS[destination]
-    if importlib.util.find_spec(module_name) is None:
+    if not has_sdk(destination):
         raise ConfigError(
             config_path,
             f"{destination}.enabled",

@@ -54,8 +54,7 @@ def run_demo(
     pieces = [] if device else recording()
     view = DemoView()
     overrides: dict[str, dict[str, object]] = {}
-    # X, and Bluesky and Mastodon where this build has their stand-ins: one sentence
-    # lands on each.
+    # X, and Bluesky and Mastodon where their SDKs are installed: one sentence lands on each.
     sandbox = Sandbox(
         [line for line, _ in pieces],
         device=device,

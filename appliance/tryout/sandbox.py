@@ -1,5 +1,5 @@
-"""The real daemon wired to local stand-ins: a simulated microphone, GPIO, AssemblyAI, X, and
-Bluesky and Mastodon where this build has their stand-ins.
+"""The real daemon wired to local stand-ins: a simulated microphone, GPIO, AssemblyAI, X,
+Bluesky and Mastodon.
 
 Used by `appliance demo`, the end-to-end tests and the benchmarks. Nothing inside
 the daemon is replaced: the simulation sits only at the edges (an ALSA file-plugin
@@ -8,7 +8,6 @@ microphone fed in real time, gpiozero's MockFactory, stand-in servers on 127.0.0
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import secrets
@@ -32,44 +31,26 @@ from appliance.posting.x_keys import (
 from appliance.service.config import ASSEMBLYAI_KEY, AssemblyAISettings, load_settings
 from appliance.service.credentials import load_credentials, needed_credentials
 from appliance.service.daemon import Daemon, Parts
+from appliance.service.destinations import CLIENT_SDKS, has_sdk
 from appliance.tryout.simulated_mic import (
     RealtimeFeeder,
     alsa_env,
     device_name,
     write_parametric_alsa_config,
 )
+from appliance.tryout.standins.bluesky_server import BlueskyStandin
+from appliance.tryout.standins.mastodon_server import MastodonStandin
 from appliance.tryout.standins.speech_server import SpeechStandin
 from appliance.tryout.standins.x_server import XStandin
 
 BUTTON_PIN = 17
 PRESS_SECONDS = 0.1
-# MERGE (issue 15): the Bluesky and Mastodon branches bring these stand-ins and the
-# clients (appliance/posting/bluesky_client.py, mastodon_client.py). Nothing to switch:
-# available_destinations() finds them, and the demo then posts to all three.
-OPTIONAL_STANDINS = {
-    Destination.BLUESKY: ("appliance.tryout.standins.bluesky_server", "BlueskyStandin"),
-    Destination.MASTODON: ("appliance.tryout.standins.mastodon_server", "MastodonStandin"),
-}
-_CLIENTS = {
-    Destination.BLUESKY: "appliance.posting.bluesky_client",
-    Destination.MASTODON: "appliance.posting.mastodon_client",
-}
-
-
-def _standin_class(destination: Destination) -> Any:
-    """The destination's stand-in class, or None when this build (or venv) cannot post there."""
-    module_name, class_name = OPTIONAL_STANDINS[destination]
-    try:
-        importlib.import_module(_CLIENTS[destination])  # its SDK too (an optional extra)
-        return getattr(importlib.import_module(module_name), class_name)
-    except ImportError:
-        return None
 
 
 def available_destinations() -> tuple[Destination, ...]:
-    """X, and each other destination whose stand-in and client (with its SDK) are here."""
-    extra = [d for d in OPTIONAL_STANDINS if _standin_class(d) is not None]
-    return (Destination.X, *extra)
+    """X, and each other destination whose client's SDK (an optional extra) is installed:
+    without atproto (32-bit ARM) the demo posts to X and Mastodon only."""
+    return (Destination.X, *(d for d in CLIENT_SDKS if has_sdk(d)))
 
 
 def write_config(path: Path, **sections: dict[str, object]) -> Path:
@@ -118,16 +99,12 @@ class Sandbox:
         self.x = XStandin(consumer_key, consumer_secret, token, token_secret)
         # The other destinations' stand-ins, by destination (X's is self.x, always there).
         self.standins: dict[Destination, Any] = {}
-        for destination in destinations:
-            if destination == Destination.X:
-                continue
-            standin_class = _standin_class(destination)
-            if standin_class is None:
-                raise RuntimeError(f"this build has no {destination.label} stand-in")
-            if destination == Destination.BLUESKY:
-                self.standins[destination] = standin_class(app_password=keys[BLUESKY_APP_PASSWORD])
-            else:
-                self.standins[destination] = standin_class(access_token=keys[MASTODON_ACCESS_TOKEN])
+        if Destination.BLUESKY in destinations:
+            bluesky = BlueskyStandin(app_password=keys[BLUESKY_APP_PASSWORD])
+            self.standins[Destination.BLUESKY] = bluesky
+        if Destination.MASTODON in destinations:
+            mastodon = MastodonStandin(access_token=keys[MASTODON_ACCESS_TOKEN])
+            self.standins[Destination.MASTODON] = mastodon
         self.fifo = self.dir / "microphone.fifo"
         self.feeder: RealtimeFeeder | None = None
         self.device = device

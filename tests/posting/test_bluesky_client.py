@@ -160,6 +160,16 @@ def test_a_retry_after_a_lost_answer_makes_exactly_one_post(srv):
     assert len(srv.posts) == 1
 
 
+def test_find_post_finds_a_post_whose_answer_was_lost_and_nothing_else(srv):
+    # The poster asks when "delete that" came while the request was under way.
+    client = client_for(srv, timeout_seconds=1.0)
+    assert client.find_post("never sent", 0.0) == ""
+    srv.inject("accept_and_hang")
+    assert client.post("regretted", "appliance-0123abcd-10").kind is Outcome.RETRY
+    assert client.find_post("regretted", 0.0) == srv.posts[0].uri
+    assert client.find_post("something else", 0.0) == ""
+
+
 def test_a_server_error_without_the_record_is_retried_later(srv):
     srv.inject("500")
     client = client_for(srv)

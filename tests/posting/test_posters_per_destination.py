@@ -1,8 +1,10 @@
 """Two destinations, two poster threads, one outbox: a fault on one never touches the other.
 
-The second destination is the real XPoster against a second X stand-in, posing as
-Bluesky (tests.posting.doubles.Relabelled): the machinery under test is the outbox and
-the posters, which know destinations only through the Client protocol.
+The machinery under test is the outbox and the posters, which know destinations only
+through the Client protocol: so both destinations are the real XPoster against X
+stand-ins, the second labelled Bluesky (tests.posting.doubles.Relabelled), faults and all.
+The real Bluesky and Mastodon clients are tested the same way through the daemon
+(tests/service/test_destinations_daemon.py, test_crash_recovery.py).
 """
 
 from __future__ import annotations

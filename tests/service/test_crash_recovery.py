@@ -1,4 +1,5 @@
-"""`kill -9` between confirmation and X's answer: after a restart, exactly one post.
+"""`kill -9` between confirmation and a destination's answer: after a restart, exactly one
+post on each destination (X, and Bluesky and Mastodon with their real clients).
 
 The daemon runs as `appliance run --config ...` in a subprocess, against the stand-ins
 and the simulated microphone of this test process; the confirmation is spoken.
@@ -15,20 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from appliance.posting.outbox import POSTED, SENDING, Outbox
+from appliance.core.destinations import Destination
+from appliance.posting.bluesky_client import record_key
+from appliance.posting.outbox import POSTED, SENDING, Entry, Outbox
 from appliance.tryout.sandbox import Sandbox, write_config
+from appliance.tryout.standins.mastodon_server import MastodonStandin
 from tests.conftest import wait_until
 
 SENTENCE = "Tweet that the power went out."
 
 
-def start_daemon(
-    box: Sandbox, log_path: Path, command: list[str] | None = None
-) -> subprocess.Popen:
+def start_daemon(box: Sandbox, log_path: Path) -> subprocess.Popen:
     environ = {
         k: v for k, v in os.environ.items() if k not in ("CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET")
     }
-    command = command or ["-m", "appliance", "run", "--config", str(box.config_path)]
+    command = ["-m", "appliance", "run", "--config", str(box.config_path)]
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
             [sys.executable, *command],
@@ -78,7 +80,8 @@ def test_kill_9_while_posting_then_restart_posts_exactly_once(fault, speak, tmp_
         assert wait_until(lambda: "Started" in log_path.read_text(), 30), log_path.read_text()
         box.say(speak(SENTENCE))
         assert wait_until(lambda: entry_states(box) == [SENDING], 40), log_path.read_text()
-        time.sleep(0.3)  # the request is on the wire
+        assert wait_until(lambda: box.x.faults_left() == 0, 20)  # the request is on the wire
+        time.sleep(0.3)  # ... and the stand-in stored it, for "accept_and_hang"
         assert len(box.x.posts) == (1 if fault == "accept_and_hang" else 0)
         daemons[0].send_signal(signal.SIGKILL)
         daemons[0].wait(10)
@@ -92,58 +95,94 @@ def test_kill_9_while_posting_then_restart_posts_exactly_once(fault, speak, tmp_
         box.stop()
 
 
-def start_two_destination_daemon(box: Sandbox, second_x_url: str, log_path: Path):
-    """`appliance run`, Bluesky played by a second X stand-in (tests.service.second_destination)."""
-    module = "tests.service.second_destination"
-    return start_daemon(box, log_path, ["-m", module, str(box.config_path), second_x_url])
-
-
-def rows_by_destination(box: Sandbox) -> dict[str, str]:
+def rows_by_destination(box: Sandbox) -> dict[Destination, Entry]:
     path = box.dir / "state" / "outbox.sqlite3"
     if not path.exists():
         return {}
     with Outbox(path) as outbox:
-        return {str(entry.destination): str(entry.state) for entry in outbox.entries()}
+        return {entry.destination: entry for entry in outbox.entries()}
+
+
+def states(box: Sandbox) -> dict[Destination, str]:
+    return {destination: str(e.state) for destination, e in rows_by_destination(box).items()}
+
+
+def post_key(box: Sandbox, destination: Destination) -> str:
+    with Outbox(box.dir / "state" / "outbox.sqlite3") as outbox:
+        return outbox.key_for(rows_by_destination(box)[destination].id)
+
+
+def mastodon_status_keys(mastodon: MastodonStandin) -> list[str]:
+    """The Idempotency-Key of every POST /api/v1/statuses the stand-in was sent."""
+    return [
+        next((v for k, v in headers.items() if k.lower() == "idempotency-key"), "")
+        for method, path, headers in mastodon.requests
+        if (method, path) == ("POST", "/api/v1/statuses")
+    ]
 
 
 @pytest.mark.parametrize("fault", ["hang", "accept_and_hang"])
-def test_kill_9_while_one_destination_hangs_then_each_has_exactly_one_post(fault, speak, tmp_path):
-    from tests.service.second_destination import BLUESKY_SECTION, second_x_standin
-
+@pytest.mark.parametrize("hanging", list(Destination), ids=str)
+def test_kill_9_while_one_destination_hangs_then_each_has_exactly_one_post(
+    hanging, fault, speak, tmp_path
+):
+    """X, Bluesky and Mastodon with their real clients; `hanging`'s POST hangs ("hang":
+    never received; "accept_and_hang": stored, the answer lost) while the others post."""
     box = Sandbox(
         [SENTENCE],
         directory=tmp_path,
+        destinations=tuple(Destination),
         settings_overrides={
             "confirm": {"grace_seconds": 0.0},
-            "x": {"request_timeout_seconds": 60.0},  # X's request is still hanging at the kill
-            "bluesky": dict(BLUESKY_SECTION),
+            str(hanging): {"request_timeout_seconds": 60.0},  # still hanging at the kill
         },
     )
-    bluesky = second_x_standin(box.keys)
+    standins = {Destination.X: box.x, **box.standins}
     box.start_standins()
     write_config(box.config_path, **box.sections())
     log_path = tmp_path / "daemon.log"
     daemons: list[subprocess.Popen] = []
     try:
-        box.x.inject(fault)
-        daemons.append(start_two_destination_daemon(box, bluesky.url, log_path))
+        standins[hanging].inject(fault)  # Bluesky's: com.atproto.repo.createRecord
+        daemons.append(start_daemon(box, log_path))
         assert wait_until(lambda: "Started" in log_path.read_text(), 30), log_path.read_text()
         box.say(speak(SENTENCE))
-        # Bluesky has it; X's request hangs.
-        expected = {"x": SENDING, "bluesky": POSTED}
-        assert wait_until(lambda: rows_by_destination(box) == expected, 40), log_path.read_text()
-        time.sleep(0.3)
-        assert len(box.x.posts) == (1 if fault == "accept_and_hang" else 0)
+        expected = {d: (SENDING if d == hanging else POSTED) for d in Destination}
+        assert wait_until(lambda: states(box) == expected, 40), log_path.read_text()
+        # The request reached the stand-in (Bluesky's SDK may still be loading otherwise).
+        assert wait_until(lambda: standins[hanging].faults_left() == 0, 20)
+        time.sleep(0.3)  # ... and the stand-in stored it, for "accept_and_hang"
+        assert len(standins[hanging].posts) == (1 if fault == "accept_and_hang" else 0)
         daemons[0].send_signal(signal.SIGKILL)
         daemons[0].wait(10)
 
-        daemons.append(start_two_destination_daemon(box, bluesky.url, log_path))
-        done = {"x": POSTED, "bluesky": POSTED}
-        assert wait_until(lambda: rows_by_destination(box) == done, 40), log_path.read_text()
-        assert [post.text for post in box.x.posts] == ["The power went out."]
-        assert [post.text for post in bluesky.posts] == ["The power went out."]
-        assert "sent to X when the daemon stopped" in log_path.read_text()
+        daemons.append(start_daemon(box, log_path))
+        done = dict.fromkeys(Destination, POSTED)
+        assert wait_until(lambda: states(box) == done, 40), log_path.read_text()
+        for destination, standin in standins.items():
+            assert [post.text for post in standin.posts] == ["The power went out."], destination
+        log_text = log_path.read_text()
+        assert f"sent to {hanging.label} when the daemon stopped" in log_text
+        assert log_text.count("when the daemon stopped") == 1  # the others were not resent
+
+        # How each made the retry safe. Bluesky: the record key follows from the row's
+        # key, so the retry asks for the same record (and finds it if it was stored).
+        bluesky = standins[Destination.BLUESKY]
+        assert [post.rkey for post in bluesky.posts] == [
+            record_key(post_key(box, Destination.BLUESKY))
+        ]
+        creates = bluesky.requests.count("com.atproto.repo.createRecord")
+        assert creates == (2 if hanging == Destination.BLUESKY else 1)
+        rows = rows_by_destination(box)
+        if (hanging, fault) == (Destination.BLUESKY, "accept_and_hang"):
+            assert "com.atproto.repo.getRecord" in bluesky.requests
+            assert rows[hanging].post_id == bluesky.posts[0].uri
+        # Mastodon: every attempt carries the row's key as its Idempotency-Key.
+        mastodon = standins[Destination.MASTODON]
+        attempts = 2 if hanging == Destination.MASTODON else 1
+        key = post_key(box, Destination.MASTODON)
+        assert mastodon_status_keys(mastodon) == [key] * attempts
+        assert rows[Destination.MASTODON].post_id == mastodon.posts[0].id
     finally:
         stop_all(daemons)
-        bluesky.stop()
         box.stop()

@@ -13,11 +13,14 @@ import pytest
 
 pytest.importorskip("systemd.journal")
 
-from appliance.posting.outbox import Outbox  # noqa: E402
+from appliance.core.destinations import Destination  # noqa: E402
+from appliance.posting.outbox import DELETED, POSTED, Outbox  # noqa: E402
 from appliance.posting.outcome import PostOutcome  # noqa: E402
 from appliance.posting.poster import Poster
 from appliance.service.systemd import RedactSecrets, configure_logging  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
 from tests.posting.doubles import ScriptedClient  # noqa: E402
+from tests.service.test_destinations_daemon import ThreeBox  # noqa: E402
 
 SECRET = "k3y-Th4t-Must-N0t-Leak-Anywhere"
 
@@ -60,8 +63,6 @@ def test_a_post_is_logged_with_its_event_post_id_and_outbox_id(journal, tmp_path
 
 
 def test_each_destinations_journal_lines_name_it(journal, tmp_path):
-    from appliance.core.destinations import Destination
-
     sent, _ = journal
     answers = {
         Destination.BLUESKY: PostOutcome("posted", post_id="at://did:plc:a/app.bsky.feed.post/1"),
@@ -74,6 +75,25 @@ def test_each_destinations_journal_lines_name_it(journal, tmp_path):
             assert Poster(outbox, client, [].append).send_next()
     fields = {str(f.get("DESTINATION")): f["APPLIANCE_EVENT"] for f in sent if "DESTINATION" in f}
     assert fields == {"bluesky": "posted", "mastodon": "post_retrying"}
+
+
+def test_posted_and_deleted_on_each_destination_name_it_with_its_post_id(journal):
+    # The real daemon and clients against the three stand-ins.
+    sent, _ = journal
+    box = ThreeBox().start()
+    try:
+        box.hear("Tweet that the journal knows where.")
+        assert wait_until(lambda: {e.state for e in box.entries()} == {POSTED}, 15)
+        ids = {d: box.rows()[d].post_id for d in Destination}
+        box.hear("Delete that.")
+        assert wait_until(lambda: {e.state for e in box.entries()} == {DELETED}, 15)
+    finally:
+        box.stop()
+    assert ids[Destination.BLUESKY].startswith("at://") and all(ids.values())
+    for event in ("posted", "deleted"):
+        lines = [f for f in sent if f.get("APPLIANCE_EVENT") == event]
+        found = {str(f["DESTINATION"]): f["POST_ID"] for f in lines}
+        assert found == {str(d): post_id for d, post_id in ids.items()}, event
 
 
 def test_a_key_in_a_log_line_reaches_the_journal_redacted(journal):

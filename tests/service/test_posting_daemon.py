@@ -9,6 +9,7 @@ import pytest
 
 from appliance import core
 from appliance.core import Pattern
+from appliance.core.destinations import Destination
 from appliance.core.events import SentenceFinished
 from appliance.service.daemon import Parts
 from appliance.service.systemd import Notifier
@@ -19,8 +20,10 @@ from tests.conftest import wait_until
 class Box(Sandbox):
     """A sandbox whose daemon's STATUS= lines are kept, and which is told sentences directly."""
 
-    def __init__(self, **overrides: dict[str, object]) -> None:
-        super().__init__([], settings_overrides=overrides)
+    def __init__(
+        self, destinations: tuple[Destination, ...] = (Destination.X,), **overrides: dict
+    ) -> None:
+        super().__init__([], settings_overrides=overrides, destinations=destinations)
         self.notices: list[str] = []
 
     def start(self) -> Box:
@@ -39,6 +42,9 @@ class Box(Sandbox):
 
     def saw_status(self, fragment: str) -> bool:
         return any(fragment in notice for notice in self.notices if notice.startswith("STATUS="))
+
+    def last_status(self) -> str:
+        return ([n for n in self.notices if n.startswith("STATUS=")] or [""])[-1]
 
     def entries(self):
         assert self.daemon is not None

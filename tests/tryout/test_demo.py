@@ -1,10 +1,13 @@
 """`appliance demo` runs the real daemon on the shipped recording and the posts land."""
 
+import importlib.util
 import re
 import subprocess
 import sys
 
+from appliance.core.destinations import Destination
 from appliance.tryout.demo import recording
+from appliance.tryout.sandbox import available_destinations
 
 
 def test_shipped_recording_matches_its_script():
@@ -35,7 +38,7 @@ def test_demo_command_shows_posts_landing():
         "My cat thinks the keyboard is a bed.",
         "Coffee is a personality.",
     ]
-    # One sentence lands once on every destination this build has a stand-in for.
+    # One sentence lands once on every destination (the test extra has both SDKs).
     for standin in ("X", "Bluesky", "Mastodon"):
         landed = re.findall(rf" {standin} stand-in  received post (\S+): “(.+)”", out)
         assert [text for _, text in landed] == sentences, standin
@@ -43,3 +46,12 @@ def test_demo_command_shows_posts_landing():
     assert "transcript  … Mondays are" in out  # partials come formatted, as the service's today
     assert re.search(r"LEDs .*candidate", out)
     assert "3 post(s) landed on the X stand-in" in out
+
+
+def test_the_demo_leaves_out_a_destination_whose_sdk_is_missing(monkeypatch):
+    # atproto has no 32-bit ARM wheels: there the demo posts to X and Mastodon.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "atproto" else find_spec(name)
+    )
+    assert available_destinations() == (Destination.X, Destination.MASTODON)

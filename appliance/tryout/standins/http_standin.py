@@ -180,6 +180,11 @@ class LoopbackStandin(Generic[P]):
         with self._posts_changed:
             return self._posts_changed.wait_for(lambda: len(self._posts) >= n, timeout)
 
+    def faults_left(self) -> int:
+        """How many injected faults no request has met yet (a test waits for one to be met)."""
+        with self._lock:
+            return len(self._faults)
+
     def open_connections(self) -> int:
         """How many client connections are open now."""
         with self._lock:
