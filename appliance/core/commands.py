@@ -10,7 +10,7 @@ from dataclasses import dataclass
 class Command(enum.Enum):
     CONFIRM = "confirm"  # post the candidate, or the text that follows
     DISCARD = "discard"  # drop the candidate (or stop a post still in its grace period)
-    DELETE = "delete"  # delete the last post from X
+    DELETE = "delete"  # delete the last post from every destination it went to
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ _DELETE_PHRASES = {
 }
 # The service formats turns ("Tweet that.", "Tweet. That!", "tweet, that"): words are
 # compared without case or punctuation.
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[\w']+")  # any script's letters and digits: "tweet that" + Japanese too
 _TWEET_THAT_TEXT = re.compile(
     r"^[\s\"'“”‘’]*tweet[\s,.:;!?\-–—]+(?:that|this)\b[\s,.:;!?\-–—]*(?P<text>.+?)\s*$",
     re.IGNORECASE | re.DOTALL,

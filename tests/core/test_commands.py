@@ -56,3 +56,16 @@ def test_delete_phrases(sentence):
 @pytest.mark.parametrize("sentence", ["Delete that file tomorrow.", "Please delete it later."])
 def test_delete_only_as_a_whole_sentence(sentence):
     assert parse_command(sentence) is None
+
+
+def test_tweet_that_takes_text_in_any_script():
+    # The multilingual models transcribe other scripts; "[a-z]" words missed them, so
+    # "tweet that" + Japanese was a bare "tweet that" with nothing after it.
+    assert parse_command("Tweet that 猫はキーボードが好き。") == VoiceCommand(
+        Command.CONFIRM, "猫はキーボードが好き。"
+    )
+    assert parse_command("Tweet that: ¡Qué día!") == VoiceCommand(Command.CONFIRM, "¡Qué día!")
+    assert parse_command("Tweet that, café au lait.") == VoiceCommand(
+        Command.CONFIRM, "Café au lait."
+    )
+    assert parse_command("猫 tweet that") is None  # still whole sentences only
