@@ -235,7 +235,7 @@ def _run(config_arg: str | None) -> int:
             pin_factory=pin_factory,
             notifier=notifier,
             watchdog_interval_seconds=watchdog_interval_seconds(os.environ, os.getpid()),
-            # After READY=1 (it loads emoji's tables), but not on the main loop at the
+            # After READY=1 (X's emoji and TLD tables), but not on the main loop at the
             # first confirmation either (tens of ms on a Pi).
             after_ready=x_length.preload,
         )
