@@ -30,7 +30,8 @@ FORBIDDEN = (
     "mastodon",
 )
 
-# Runs the program as `python -m appliance ARGS` would, then reports what it loaded.
+# Runs the program as `python -m appliance ARGS` would, then reports what it loaded (a
+# None in sys.modules is a module kept out, not loaded).
 PROBE = r"""
 import json, runpy, sys
 sys.argv = ["appliance", *sys.argv[1:]]
@@ -39,7 +40,8 @@ try:
     runpy.run_module("appliance", run_name="__main__", alter_sys=True)
 except SystemExit as exit:
     code = exit.code
-print("\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+loaded = sorted(name for name, module in sys.modules.items() if module is not None)
+print("\nMODULES " + json.dumps({"code": code, "modules": loaded}))
 """
 
 
@@ -102,3 +104,20 @@ def test_the_probe_sees_a_network_client_when_one_is_loaded(tmp_path):
     code, modules, output = loaded_modules(["run", "--check", "--config", str(config)], tmp_path)
     assert code in (0, None), output
     assert {"tweepy", "requests", "websocket"} <= set(forbidden_in(modules))
+
+
+# Loaded by the daemon's imports before issue 13's memory work, and not needed by an
+# X-only daemon: the emoji package's tables (the sequences ship as a data file), the
+# Public Suffix List's package (only its data file is read), graphemes (Bluesky's and
+# Mastodon's count) and requests' character-set detectors (answers are JSON).
+NOT_NEEDED = ("emoji", "publicsuffixlist", "grapheme", "chardet", "charset_normalizer")
+
+
+@pytest.mark.timeout(60)
+def test_the_daemon_loads_no_module_it_does_not_need(tmp_path):
+    config = tmp_path / "appliance.toml"
+    config.write_text("")
+    code, modules, output = loaded_modules(["run", "--check", "--config", str(config)], tmp_path)
+    assert code in (0, None), output
+    assert "tweepy" in modules and "appliance.x_length._data" in modules  # it did load them
+    assert sorted(name for name in modules if name.split(".")[0] in NOT_NEEDED) == []
