@@ -7,6 +7,7 @@ microphone fed in real time, so its CPU and memory are its own.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -22,6 +23,21 @@ from appliance.tryout.sandbox import Sandbox, write_config  # noqa: E402
 from bench.table import print_table  # noqa: E402
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+UNIT_FILE = Path(__file__).resolve().parent.parent / "systemd" / "appliance.service"
+
+
+def unit_environment(unit_file: Path = UNIT_FILE) -> dict[str, str]:
+    """The unit's Environment= assignments, so the benchmark runs the daemon as it ships.
+
+    Only the plain form (KEY=VALUE words, optionally in double quotes) that the unit uses.
+    """
+    environment = {}
+    for line in unit_file.read_text().splitlines():
+        if line.startswith("Environment="):
+            for word in shlex.split(line.removeprefix("Environment=")):
+                key, _, value = word.partition("=")
+                environment[key] = value
+    return environment
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -91,7 +107,7 @@ class DaemonProcess(ChildProcess):
     def start(self) -> float:
         """Start it; return the seconds from spawn to READY=1."""
         write_config(self.box.config_path, **self.box.sections())
-        env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path))
+        env = dict(os.environ, **unit_environment(), NOTIFY_SOCKET=str(self.notify_path))
         started = time.monotonic()
         self.process = subprocess.Popen(
             [self.python, "-m", "appliance", "run", "--config", str(self.box.config_path)],

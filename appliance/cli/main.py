@@ -184,6 +184,9 @@ def _check(config_arg: str | None) -> int:
     """`run --check`: what `run` imports and loads before it starts, without starting."""
     import platform
 
+    from appliance.posting.charset_detection import leave_out_charset_detection
+
+    leave_out_charset_detection()  # as `run` does, so requests is checked as it will load
     from appliance import x_length
     from appliance.posting import x_client  # noqa: F401 - the daemon loads it after READY=1
     from appliance.service import daemon  # noqa: F401 - importing is the check
@@ -206,6 +209,7 @@ def _check(config_arg: str | None) -> int:
 def _run(config_arg: str | None) -> int:
     from appliance import x_length
     from appliance.devices.panel import make_pin_factory
+    from appliance.posting.charset_detection import leave_out_charset_detection
     from appliance.service.config import config_path, load_settings
     from appliance.service.credentials import load_credentials, needed_credentials
     from appliance.service.daemon import Daemon, Parts
@@ -216,6 +220,7 @@ def _run(config_arg: str | None) -> int:
         watchdog_interval_seconds,
     )
 
+    leave_out_charset_detection()  # before the posting clients import requests
     redact = RedactSecrets()
     configure_logging("info", os.environ, redact)
     path = config_path(config_arg, os.environ)
@@ -235,7 +240,7 @@ def _run(config_arg: str | None) -> int:
             pin_factory=pin_factory,
             notifier=notifier,
             watchdog_interval_seconds=watchdog_interval_seconds(os.environ, os.getpid()),
-            # After READY=1 (it loads emoji's tables), but not on the main loop at the
+            # After READY=1 (X's emoji and TLD tables), but not on the main loop at the
             # first confirmation either (tens of ms on a Pi).
             after_ready=x_length.preload,
         )

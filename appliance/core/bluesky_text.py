@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import grapheme
-
 from appliance.x_length import url_spans
 
 MAX_GRAPHEMES = 300
@@ -30,6 +28,9 @@ def grapheme_length(text: str) -> int:
     A family emoji made of four people joined by ZWJ, a flag (two regional indicators)
     and "e" with a combining accent each count once, as Bluesky counts them.
     """
+    # Imported here: an X-only daemon never counts graphemes (half a MiB of tables).
+    import grapheme
+
     return int(grapheme.length(text))
 
 

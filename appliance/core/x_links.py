@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 from appliance.x_length import normalize, url_spans
 
 # X's pay-per-use prices (docs.x.com/x-api/getting-started/pricing, 2026): a post
@@ -33,6 +31,10 @@ def same_post_text(ours: str, theirs: str) -> bool:
     X's answers escape &, < and > as HTML entities and replace every link with a
     t.co link, so both are undone before comparing.
     """
+    # Imported here: only finding a post after a lost answer compares texts, and html's
+    # entity tables are half a MiB of the daemon's memory (issue 13).
+    import html
+
     return _comparable(ours) == _comparable(html.unescape(theirs))
 
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
+
+# Generated from the emoji package by scripts/generate-emoji-sequences.py; a test checks
+# that it still matches the installed package. The package's own tables (every emoji's
+# names in a dozen languages) cost the daemon about 8 MiB; this set, a few hundred KiB.
+EMOJI_SEQUENCES_FILE = Path(__file__).with_name("emoji_sequences.txt")
 
 
 @dataclass(frozen=True)
@@ -14,30 +21,39 @@ class Tlds:
     other_by_first: dict[str, tuple[str, ...]]  # longest first
 
 
+def _public_suffix_list() -> Path:
+    """The publicsuffixlist package's copy of the list, found without importing the package."""
+    spec = importlib.util.find_spec("publicsuffixlist")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("publicsuffixlist is not installed", name="publicsuffixlist")
+    return Path(spec.origin).with_name("public_suffix_list.dat")
+
+
 @functools.cache
 def load_tlds() -> Tlds:
     """Every top-level domain: the last labels of the Public Suffix List's ICANN rules."""
     # Differs: twitter-text ships a 2020 copy of IANA's list; the PSL (kept current by the
     # publicsuffixlist package) also has the TLDs delegated since and lacks retired ones.
-    source = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
     ascii_tlds: set[str] = set()
     other: dict[str, list[str]] = {}
     in_icann = False
-    for raw in source.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if "===BEGIN ICANN DOMAINS===" in line:
-            in_icann = True
-        elif "===END ICANN DOMAINS===" in line:
-            break
-        elif in_icann and line and not line.startswith("//"):
-            # Every rule ends in its TLD; some TLDs (za, ck, ...) appear only under others.
-            tld = line.rsplit(".", 1)[-1].lower()
-            if tld in ascii_tlds or tld in other.get(tld[0], ()):
-                continue
-            if tld.isascii():
-                ascii_tlds.add(tld)
-            else:
-                other.setdefault(tld[0], []).append(tld)
+    # Line by line: the whole 300 KB list as one list of lines raised the daemon's peak.
+    with _public_suffix_list().open(encoding="utf-8") as source:
+        for raw in source:
+            line = raw.strip()
+            if "===BEGIN ICANN DOMAINS===" in line:
+                in_icann = True
+            elif "===END ICANN DOMAINS===" in line:
+                break
+            elif in_icann and line and not line.startswith("//"):
+                # Every rule ends in its TLD; some TLDs (za, ck, ...) appear only under others.
+                tld = line.rsplit(".", 1)[-1].lower()
+                if tld in ascii_tlds or tld in other.get(tld[0], ()):
+                    continue
+                if tld.isascii():
+                    ascii_tlds.add(tld)
+                else:
+                    other.setdefault(tld[0], []).append(tld)
     return Tlds(
         frozenset(ascii_tlds),
         {first: tuple(sorted(tlds, key=len, reverse=True)) for first, tlds in other.items()},
@@ -51,8 +67,8 @@ class Emoji:
     longest: int  # code points in the longest sequence
 
 
-@functools.cache
-def load_emoji() -> Emoji:
+def sequences_from_emoji_package() -> frozenset[str]:
+    """The emoji sequences X counts as one, from the emoji package (a development tool)."""
     # Differs: twitter-text's regex knows Unicode 13's sequences; the emoji package knows
     # the current ones, so a newer one (e.g. a handshake with skin tones) counts 2 here
     # and 4 there.
@@ -74,7 +90,29 @@ def load_emoji() -> Emoji:
         and "\U0001f3fb" <= key[1] <= "\U0001f3ff"
         and key[0] + "\ufe0f" in EMOJI_DATA
     }
-    sequences = frozenset(qualified)
+    return frozenset(qualified)
+
+
+def format_sequences(sequences: Iterable[str], header: str) -> str:
+    """The data file's text: `header` as comments, then one sequence a line, code points in hex."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += (" ".join(f"{ord(char):X}" for char in sequence) for sequence in sorted(sequences))
+    return "\n".join(lines) + "\n"
+
+
+def read_sequences(path: Path = EMOJI_SEQUENCES_FILE) -> frozenset[str]:
+    """The sequences of a file format_sequences wrote."""
+    with path.open(encoding="ascii") as lines:
+        return frozenset(
+            "".join(chr(int(code, 16)) for code in line.split())
+            for line in lines
+            if line.strip() and not line.startswith("#")
+        )
+
+
+@functools.cache
+def load_emoji() -> Emoji:
+    sequences = read_sequences()
     firsts = {key[0] for key in sequences}
     # The re module tests a long list of astral characters one by one (slow on every
     # character of a long text), so those are one range here; a false start costs a

@@ -30,7 +30,8 @@ FORBIDDEN = (
     "mastodon",
 )
 
-# Runs the program as `python -m appliance ARGS` would, then reports what it loaded.
+# Runs the program as `python -m appliance ARGS` would, then reports what it loaded (a
+# None in sys.modules is a module kept out, not loaded).
 PROBE = r"""
 import json, runpy, sys
 sys.argv = ["appliance", *sys.argv[1:]]
@@ -39,7 +40,8 @@ try:
     runpy.run_module("appliance", run_name="__main__", alter_sys=True)
 except SystemExit as exit:
     code = exit.code
-print("\nMODULES " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+loaded = sorted(name for name, module in sys.modules.items() if module is not None)
+print("\nMODULES " + json.dumps({"code": code, "modules": loaded}))
 """
 
 
@@ -55,6 +57,15 @@ def loaded_modules(args: list[str], cwd: Path) -> tuple[object, set[str], str]:
     assert marker >= 0, result.stderr
     report = json.loads(result.stdout[marker + len("\nMODULES ") :])
     return report["code"], set(report["modules"]), result.stdout[:marker]
+
+
+def run_check_modules(tmp_path: Path) -> set[str]:
+    """What `appliance run --check` (everything the daemon loads) loaded, with a default config."""
+    config = tmp_path / "appliance.toml"
+    config.write_text("")
+    code, modules, output = loaded_modules(["run", "--check", "--config", str(config)], tmp_path)
+    assert code in (0, None), output
+    return modules
 
 
 def forbidden_in(modules: set[str]) -> list[str]:
@@ -97,8 +108,19 @@ def test_help_loads_no_network_client(tmp_path):
 @pytest.mark.timeout(60)
 def test_the_probe_sees_a_network_client_when_one_is_loaded(tmp_path):
     """The check can fail: `appliance run --check` loads everything the daemon needs."""
-    config = tmp_path / "appliance.toml"
-    config.write_text("")
-    code, modules, output = loaded_modules(["run", "--check", "--config", str(config)], tmp_path)
-    assert code in (0, None), output
-    assert {"tweepy", "requests", "websocket"} <= set(forbidden_in(modules))
+    assert {"tweepy", "requests", "websocket"} <= set(forbidden_in(run_check_modules(tmp_path)))
+
+
+# Loaded by the daemon's imports before issue 13's memory work, and not needed by an
+# X-only daemon: the emoji package's tables (the sequences ship as a data file), the
+# Public Suffix List's package (only its data file is read), graphemes (Bluesky's and
+# Mastodon's count), requests' character-set detectors (answers are JSON) and html's
+# entity tables (only finding a post after a lost answer needs them).
+NOT_NEEDED = ("emoji", "publicsuffixlist", "grapheme", "chardet", "charset_normalizer", "html")
+
+
+@pytest.mark.timeout(60)
+def test_the_daemon_loads_no_module_it_does_not_need(tmp_path):
+    modules = run_check_modules(tmp_path)
+    assert "tweepy" in modules and "appliance.x_length._data" in modules  # it did load them
+    assert sorted(name for name in modules if name.split(".")[0] in NOT_NEEDED) == []

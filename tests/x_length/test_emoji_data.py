@@ -1,0 +1,48 @@
+"""The emoji sequences shipped in the package: the emoji package's, read back exactly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from appliance.x_length import _data, weighted_length
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_file_matches_the_installed_emoji_package() -> None:
+    # Fails after an upgrade of emoji: run scripts/generate-emoji-sequences.py.
+    assert _data.read_sequences() == _data.sequences_from_emoji_package()
+
+
+def test_the_file_format_reads_back_what_was_written(tmp_path: Path) -> None:
+    sequences = {"\U0001f468\u200d\U0001f469\u200d\U0001f467", "1\ufe0f\u20e3", "\u00a9\ufe0f"}
+    path = tmp_path / "sequences.txt"
+    path.write_text(_data.format_sequences(sequences, "two lines\nof header"), encoding="ascii")
+    assert path.read_text() == (
+        "# two lines\n# of header\n31 FE0F 20E3\nA9 FE0F\n1F468 200D 1F469 200D 1F467\n"
+    )
+    assert _data.read_sequences(path) == sequences
+
+
+def test_measuring_loads_neither_the_emoji_package_nor_publicsuffixlist() -> None:
+    # The emoji package's tables were 8 MiB of the daemon's peak memory (issue 13).
+    program = (
+        "import sys\n"
+        "from appliance.x_length import weighted_length\n"
+        "assert weighted_length('\U0001f44d\U0001f3fd see example.com') == 2 + 5 + 23\n"
+        "names = ('emoji', 'publicsuffixlist')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in names))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_skin_tone_sequence_from_the_file_weighs_two() -> None:
+    assert weighted_length("\U0001f9d1\U0001f3fe\u200d\U0001f4bb") == 2
