@@ -10,6 +10,7 @@ import pytest
 from appliance.core.events import LinkCause, LinkDown, LinkUp, PartialText, SentenceFinished
 from appliance.speech.link import SpeechLink
 from appliance.tryout.standins.speech_server import SpeechStandin
+from tests.conftest import wait_until
 
 CHUNK_SECONDS = 0.05
 KEY = "test-key-123456"
@@ -116,7 +117,9 @@ def test_sentences_arrive_formatted_with_partials_first(standin):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
-    # Shutdown sent Terminate and waited for Termination: the session closed normally.
+    # Shutdown sent Terminate and waited for Termination: the session closed normally
+    # (the stand-in's own thread records the close a moment after the link returns).
+    assert wait_until(lambda: standin.sessions[-1].close_code is not None, 5)
     assert standin.sessions[-1].close_code == 1000
 
 
