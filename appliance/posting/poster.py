@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from appliance import loops
 from appliance.core.backoff import backoff_seconds
 from appliance.core.events import DeleteResult, PostResult, PostsSettled, PostStatus
 from appliance.loops import Wakeup
@@ -97,12 +98,15 @@ class Poster:
         self.recover()
         if self._on_start is not None:
             self._on_start()
-        while not stop.is_set():
-            self.last_progress_at = self._monotonic()
-            if self.delete_due() or self.send_next():
-                continue
-            self.report_settled()
-            self._wait(stop)
+        loops.run_loop(stop, self._round, self._wakeup, f"poster-{self.destination}")
+
+    def _round(self) -> float | None:
+        """One request (a due delete, else the oldest due row), or how long until one."""
+        self.last_progress_at = self._monotonic()
+        if self.delete_due() or self.send_next():
+            return 0.0
+        self.report_settled()
+        return self._seconds_until_due()
 
     def recover(self) -> None:
         """After a crash or power cut: this destination's rows caught in 'sending' go again."""
@@ -141,14 +145,14 @@ class Poster:
                 return True
         return False
 
-    def _wait(self, stop: threading.Event) -> None:
+    def _seconds_until_due(self) -> float:
         due = [d.due_at for d in self._deletes]
         waiting = self._outbox.next_attempt_at(self.destination)
         if waiting is not None:
             due.append(waiting)
             self._is_held_up = True  # also for rows left waiting before a restart
         timeout = IDLE_POLL_SECONDS if not due else min(due) - self._clock()
-        self._wakeup.wait(max(0.05, min(IDLE_POLL_SECONDS, timeout)))
+        return max(0.05, min(IDLE_POLL_SECONDS, timeout))
 
     def _fields(self, event: str, entry_id: int | None = None, **more: object) -> dict:
         fields: dict[str, object] = {"APPLIANCE_EVENT": event, "DESTINATION": self.destination}
