@@ -64,8 +64,34 @@ cat >"$ROOTFS/etc/systemd/system/appliance.service.d/system-test.conf" <<EOF
 WatchdogSec=$WATCHDOG_SECONDS
 EOF
 
+# ---- Bluesky and Mastodon too: install.sh's extras, the unit's credentials ----------
+# (amd64 only: on armhf atproto cannot be installed, see docs/install.md step 8.)
+BLUESKY_PORT=$(free_port)
+MASTODON_PORT=$(free_port)
+for name in bluesky_app_password mastodon_access_token; do
+  "$HOST_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$KEYS/$name"
+  cp "$KEYS/$name" "$ROOTFS/root/keys/"
+  KEY_NAMES+=("$name")
+done
+cat >>"$ROOTFS/etc/appliance/appliance.toml" <<TOML
+[bluesky]
+enabled = true
+service_url = "http://127.0.0.1:$BLUESKY_PORT"
+handle = "standin.bsky.social"
+[mastodon]
+enabled = true
+api_base_url = "http://127.0.0.1:$MASTODON_PORT"
+TOML
+
 # ---- stand-ins and the microphone feeder, on the host ------------------------------
 start_standins
+"$HOST_PYTHON" -m appliance standin bluesky --port "$BLUESKY_PORT" --credentials-dir "$KEYS" \
+  >"$WORK/bluesky.log" 2>&1 &
+pids+=($!)
+"$HOST_PYTHON" -m appliance standin mastodon --port "$MASTODON_PORT" --credentials-dir "$KEYS" \
+  >"$WORK/mastodon.log" 2>&1 &
+pids+=($!)
+posted_on() { grep -qF "$2" "$WORK/$1.log"; }  # posted_on bluesky|mastodon TEXT
 
 # ---- boot ------------------------------------------------------------------------
 # On a host whose PID 1 is not systemd, nspawn expects what systemd creates at boot.
@@ -167,6 +193,14 @@ if wait_for 60 "the voice-confirmed post" posted_on_x "$VOICE_SENTENCE"; then
 else
   fail "the voice-confirmed sentence never reached X"
 fi
+for destination in bluesky mastodon; do
+  if wait_for 30 "the post on $destination" posted_on "$destination" "$VOICE_SENTENCE" \
+    && [ "$(grep -cF "$VOICE_SENTENCE" "$WORK/$destination.log")" = 1 ]; then
+    pass "the same sentence was posted once to the $destination stand-in too"
+  else
+    fail "the voice-confirmed sentence never reached $destination"; tail -5 "$WORK/$destination.log"
+  fi
+done
 has_confirm_command() { cexec appliance confirm --help; }
 confirm_step=pending
 if has_confirm_command >/dev/null 2>&1; then
@@ -192,6 +226,13 @@ else
   fail "no APPLIANCE_EVENT=posted entry with POST_ID=$x_post_id"
   journal_field posted POST_ID
 fi
+for destination in x bluesky mastodon; do
+  if journal_field posted DESTINATION | grep -x "$destination" >/dev/null; then
+    pass "APPLIANCE_EVENT=posted entries carry DESTINATION=$destination"
+  else
+    fail "no APPLIANCE_EVENT=posted entry with DESTINATION=$destination"
+  fi
+done
 if journal_field session_opened SPEECH_SESSION_ID | grep . >/dev/null; then
   pass "session_opened entries carry SPEECH_SESSION_ID"
 else
