@@ -138,7 +138,7 @@ class BlueskyClient:
 
     # ---- the Client protocol --------------------------------------------------------
 
-    def post(self, text: str, key: str) -> PostOutcome:
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         rkey = record_key(key)
         outcome = self._outcome(lambda: self._post(text, rkey))
         if outcome.kind is Outcome.RETRY:

@@ -13,8 +13,12 @@ class Client(Protocol):
 
     destination: Destination
 
-    def post(self, text: str, key: str) -> PostOutcome:
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         """Publish `text`.
+
+        `tried_since`: 0 for a row never sent; else the earliest an earlier attempt may
+        have reached the destination (unix seconds, from the outbox, so it survives a
+        restart). Mastodon needs it: it forgets an Idempotency-Key after an hour.
 
         `key` is the same for one outbox entry across every retry and restart; a
         destination that can make a retry safe with it must (Mastodon's Idempotency-Key

@@ -73,16 +73,18 @@ class MastodonClient:
 
     # ---- the Client protocol -------------------------------------------------------
 
-    def post(self, text: str, key: str) -> PostOutcome:
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         """POST /api/v1/statuses, `key` as its Idempotency-Key: a retry gets the same status.
 
-        Mastodon keeps a key for an hour only; a retry later than that (in this run: the
-        first try's time is kept in memory) first looks for the status among the
-        account's own, and counts it as posted if it is there. After a restart the
-        poster has to do the same with find_post, from the entry's first attempt.
+        Mastodon keeps a key for an hour only; a retry later than that (from the first
+        try this run saw, or `tried_since` from the outbox, which a restart keeps) first
+        looks for the status among the account's own, and counts it as posted if it is
+        there.
         """
         now = self._clock.wall()
         first = self._first_tries.setdefault(key, now)
+        if tried_since:
+            first = self._first_tries[key] = min(first, tried_since)
         if now - first > IDEMPOTENCY_WINDOW_SECONDS - _IDEMPOTENCY_MARGIN_SECONDS:
             found = self._find(text, first)
             if found is None:

@@ -18,7 +18,7 @@ from appliance.core.backoff import backoff_seconds
 from appliance.core.events import DeleteResult, PostResult, PostsSettled, PostStatus
 from appliance.loops import Wakeup
 from appliance.posting.client import Client
-from appliance.posting.outbox import Entry, Outbox
+from appliance.posting.outbox import Entry, EntryState, Outbox
 from appliance.posting.outcome import Outcome, PostOutcome
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,20 @@ class Poster:
         self._deletes.append(_Delete(entry_id, post_id, confirmation or entry_id))
         self._wakeup.wake()
 
-    def request_delete_when_sent(self, entry_id: int, confirmation: int) -> None:
-        """ "Delete that" for a row being sent right now (called from the main loop)."""
+    def request_delete_when_sent(self, entry_id: int, confirmation: int) -> bool:
+        """ "Delete that" for a row being sent right now (called from the main loop).
+
+        False when the request ended before this was noted (the row is posted, waiting
+        or failed by now, and this thread never saw the note): read the row again.
+        """
         with self._undo_lock:
             self._undo_when_sent[entry_id] = confirmation
+        entry = self._outbox.get(entry_id)
+        if entry is not None and entry.state == EntryState.SENDING:
+            return True  # the poster takes the note when the request ends
+        with self._undo_lock:
+            # Still ours: the poster had already looked. None: it took the note after all.
+            return self._undo_when_sent.pop(entry_id, None) is None
 
     def _undo_requested(self, entry_id: int) -> int | None:
         """The confirmation whose deletion waits for this row, if any (asked once)."""
@@ -161,7 +171,10 @@ class Poster:
         return {**fields, **more}
 
     def _send_entry(self, entry: Entry) -> None:
-        outcome = self._client.post(entry.text, self._outbox.key_for(entry.id))
+        # An earlier attempt (this run or before a restart) reached the destination at the
+        # earliest when the text was confirmed.
+        tried_since = entry.created_at if entry.attempts else 0.0
+        outcome = self._client.post(entry.text, self._outbox.key_for(entry.id), tried_since)
         attempts = entry.attempts + 1
         if outcome.kind == Outcome.POSTED and not outcome.is_duplicate:
             self._posted(entry, outcome.post_id, "")

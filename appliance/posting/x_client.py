@@ -170,7 +170,7 @@ class XPoster:
         username = getattr(getattr(me, "data", None), "username", "?")
         return AccountCheck(True, f"signed in as @{username}")
 
-    def post(self, text: str, key: str = "") -> PostOutcome:
+    def post(self, text: str, key: str = "", tried_since: float = 0.0) -> PostOutcome:
         # X has no idempotency key: a retry after a lost answer meets X's "duplicate"
         # refusal instead, which the poster counts as posted (`key` is unused).
         try:

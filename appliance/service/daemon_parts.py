@@ -161,33 +161,8 @@ def delete_everywhere(
     """ "Delete that": each destination's poster deletes its row's post; rows not sent
     yet are dropped, so the text never reaches the destinations it had not reached."""
     try:
-        entries = outbox.confirmation(confirmation)
-        for entry in entries:
-            label, fields = entry.destination.label, _fields(entry)
-            if entry.state == EntryState.POSTED and not entry.post_id:
-                log.warning(
-                    "Post %d on %s has no known id (its answer was lost): delete it there",
-                    entry.id,
-                    label,
-                    extra={**fields, "APPLIANCE_EVENT": "delete_failed"},
-                )
-            elif entry.state == EntryState.POSTED and entry.destination in posters:
-                posters[entry.destination].request_delete(entry.id, entry.post_id, confirmation)
-            elif entry.state == EntryState.SENDING and entry.destination in posters:
-                posters[entry.destination].request_delete_when_sent(entry.id, confirmation)
-                log.info(
-                    "Post %d is being sent to %s right now: deleted there once it is sent",
-                    entry.id,
-                    label,
-                    extra={**fields, "APPLIANCE_EVENT": "delete_requested"},
-                )
-            elif outbox.drop(entry.id, "deleted before it went out (“delete that”)"):
-                log.info(
-                    "Post %d will not be sent to %s (“delete that”)",
-                    entry.id,
-                    label,
-                    extra={**fields, "APPLIANCE_EVENT": "dropped"},
-                )
+        for entry in outbox.confirmation(confirmation):
+            _undo_row(outbox, posters, entry, confirmation)
     except sqlite3.Error as error:
         log.error(
             "Cannot read the outbox to delete confirmation %d: %s",
@@ -195,6 +170,58 @@ def delete_everywhere(
             error,
             extra={"APPLIANCE_EVENT": "delete_failed"},
         )
+
+
+# A poster moves its row on between our read and our write at most this often before
+# the row settles (claimed, then posted or put back).
+_UNDO_READS = 4
+
+
+def _undo_row(
+    outbox: Outbox, posters: Mapping[Destination, Poster], entry: Entry | None, confirmation: int
+) -> None:
+    """Delete, drop or mark for deletion one row, as its state is now (read again when
+    its poster changed it under us)."""
+    for _ in range(_UNDO_READS):
+        if entry is None or entry.state in (EntryState.DROPPED, EntryState.DELETED):
+            return
+        label, fields = entry.destination.label, _fields(entry)
+        poster = posters.get(entry.destination)
+        if entry.state == EntryState.POSTED and not entry.post_id:
+            log.warning(
+                "Post %d on %s has no known id (its answer was lost): delete it there",
+                entry.id,
+                label,
+                extra={**fields, "APPLIANCE_EVENT": "delete_failed"},
+            )
+            return
+        if entry.state == EntryState.POSTED and poster is not None:
+            poster.request_delete(entry.id, entry.post_id, confirmation)
+            return
+        if entry.state == EntryState.SENDING and poster is not None:
+            if poster.request_delete_when_sent(entry.id, confirmation):
+                log.info(
+                    "Post %d is being sent to %s right now: deleted there once it is sent",
+                    entry.id,
+                    label,
+                    extra={**fields, "APPLIANCE_EVENT": "delete_requested"},
+                )
+                return
+        elif outbox.drop(entry.id, "deleted before it went out (“delete that”)"):
+            log.info(
+                "Post %d will not be sent to %s (“delete that”)",
+                entry.id,
+                label,
+                extra={**fields, "APPLIANCE_EVENT": "dropped"},
+            )
+            return
+        entry = outbox.get(entry.id)  # its poster moved it on meanwhile: as it is now
+    log.warning(
+        "Could not settle “delete that” for post %d on %s: see `appliance outbox`",
+        entry.id if entry else 0,
+        entry.destination.label if entry else "?",
+        extra={"APPLIANCE_EVENT": "delete_failed"},
+    )
 
 
 def _fields(entry: Entry) -> dict[str, object]:

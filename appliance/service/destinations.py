@@ -39,7 +39,7 @@ class DryRunClient:
         self.destination = destination
         self._counter = iter(range(1, 1 << 62))
 
-    def post(self, text: str, key: str) -> PostOutcome:
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         post_id = f"dry-run-{os.getpid()}-{next(self._counter)}"
         log.info("Dry run: would post %r", text, extra={"APPLIANCE_EVENT": "dry_run"})
         return PostOutcome(Outcome.POSTED, post_id=post_id)
@@ -114,8 +114,8 @@ class LazyXClient:
                 self._client = XPoster(client, clock=self._clock.wall)
             return self._client
 
-    def post(self, text: str, key: str) -> PostOutcome:
-        return self._built().post(text, key)
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
+        return self._built().post(text, key, tried_since)
 
     def delete(self, post_id: str) -> PostOutcome:
         return self._built().delete(post_id)

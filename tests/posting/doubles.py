@@ -22,7 +22,7 @@ class ScriptedClient:
         self.deleted: list[str] = []
         self.aborted = 0
 
-    def post(self, text: str, key: str) -> PostOutcome:
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         self.calls.append((text, key))
         return self._answer(text)
 

@@ -110,6 +110,24 @@ def test_a_retry_after_mastodon_forgot_the_key_finds_the_status_instead_of_posti
     assert len(srv.posts) == 1 and len(posts_to_statuses(srv)) == 1
 
 
+def test_after_a_restart_past_the_hour_the_outbox_time_finds_the_earlier_status(srv):
+    # kill -9 while a status was in flight, back more than an hour later: a new
+    # process (a new client, nothing in memory) gets the row's time from the outbox.
+    import time
+
+    wall = SteppedClock(time.time())
+    before = client_for(srv, timeout_seconds=0.5, clock=Clock(wall=wall))
+    srv.inject("accept_and_hang")
+    confirmed_at = wall.now
+    assert call_within(5.0, before.post, "posted before the power cut", KEY).kind == "retry"
+    srv.forget_idempotency_keys()
+    wall.now += IDEMPOTENCY_WINDOW_SECONDS + 60
+    after = client_for(srv, clock=Clock(wall=wall))
+    outcome = after.post("posted before the power cut", KEY, tried_since=confirmed_at)
+    assert (outcome.kind, outcome.is_duplicate) == ("posted", True)
+    assert len(srv.posts) == 1 and len(posts_to_statuses(srv)) == 1
+
+
 def test_a_late_retry_posts_when_no_earlier_status_is_found(srv):
     import time
 

@@ -47,7 +47,7 @@ class Rig:
     # The Client the poster sees: the real XPoster, with what it was asked to send noted.
     destination = Destination.X
 
-    def post(self, text: str, key: str):
+    def post(self, text: str, key: str, tried_since: float = 0.0):
         self.sent.append(text)
         self.keys.append(key)
         return self.client.post(text, key)

@@ -43,7 +43,7 @@ class ModelDestination:
         self.keys: list[str] = []
         self.answers: list[str] = []  # "ok" | "503" | "lost" | "crash", consumed per request
 
-    def post(self, text: str, key: str) -> PostOutcome:
+    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         answer = self.answers.pop(0) if self.answers else "ok"
         if answer == "503":
             return PostOutcome("retry", detail="having trouble (503).")
