@@ -87,6 +87,9 @@ def test_posted_and_deleted_on_each_destination_name_it_with_its_post_id(journal
         ids = {d: box.rows()[d].post_id for d in Destination}
         box.hear("Delete that.")
         assert wait_until(lambda: {e.state for e in box.entries()} == {DELETED}, 15)
+        # The main loop logs each deletion a moment after its poster marked the row.
+        deleted = lambda: [f for f in sent if f.get("APPLIANCE_EVENT") == "deleted"]  # noqa: E731
+        assert wait_until(lambda: len(deleted()) >= len(Destination), 10)
     finally:
         box.stop()
     assert ids[Destination.BLUESKY].startswith("at://") and all(ids.values())
