@@ -192,11 +192,17 @@ def test_delete_that_during_a_request_deletes_the_post_once_it_is_sent(two):
 
 def test_delete_that_during_a_request_that_must_be_retried_drops_it(tmp_path):
     outcome = PostOutcome(Outcome.RETRY, detail="busy (503)")
-    client = ScriptedClient(lambda text: outcome, BLUESKY)
+    noted = []
+
+    def answer(text: str) -> PostOutcome:  # "delete that" arrives while the request runs
+        noted.append(poster.request_delete_when_sent(confirmation, confirmation))
+        return outcome
+
+    client = ScriptedClient(answer, BLUESKY)
     with Outbox(tmp_path / "o.db") as outbox:
         poster = Poster(outbox, client, [].append)
         confirmation = outbox.add("Never mind.", "voice", {BLUESKY: "Never mind."})
-        poster.request_delete_when_sent(confirmation, confirmation)  # as if mid-request
         assert poster.send_next()
+        assert noted == [True]  # the row was being sent: the poster took the note
         assert outbox.get(confirmation).state == DROPPED
         assert not poster.send_next() and len(client.calls) == 1
