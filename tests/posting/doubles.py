@@ -19,11 +19,13 @@ class ScriptedClient:
         self.destination = destination
         self._answer = answer or (lambda text: PostOutcome(Outcome.POSTED, post_id="1"))
         self.calls: list[tuple[str, str]] = []
+        self.tried_since: list[float] = []  # each post()'s, in order
         self.deleted: list[str] = []
         self.aborted = 0
 
     def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
         self.calls.append((text, key))
+        self.tried_since.append(tried_since)
         return self._answer(text)
 
     def delete(self, post_id: str) -> PostOutcome:

@@ -10,33 +10,10 @@ import itertools
 
 from appliance.core.destinations import Destination
 from appliance.posting.outbox import EntryState, Outbox
-from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
+from appliance.posting.outcome import Outcome, PostOutcome
 from appliance.posting.poster import Poster
 from appliance.service.daemon_parts import delete_everywhere
-
-
-class Client:
-    destination = Destination.X
-
-    def __init__(self) -> None:
-        self.ids = (str(n) for n in itertools.count(100))
-        self.deleted: list[str] = []
-
-    def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
-        return PostOutcome(Outcome.POSTED, post_id=next(self.ids))
-
-    def delete(self, post_id: str) -> PostOutcome:
-        self.deleted.append(post_id)
-        return PostOutcome(Outcome.DELETED, post_id=post_id)
-
-    def find_post(self, text: str, since_unix_seconds: float) -> str:
-        return ""
-
-    def check_account(self) -> AccountCheck:
-        return AccountCheck(True, "ok")
-
-    def abort(self) -> None:
-        pass
+from tests.posting.doubles import ScriptedClient
 
 
 class ReadEarlier:
@@ -55,7 +32,8 @@ class ReadEarlier:
 
 def rig(tmp_path):
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    client = Client()
+    ids = (str(n) for n in itertools.count(100))
+    client = ScriptedClient(lambda text: PostOutcome(Outcome.POSTED, post_id=next(ids)))
     return outbox, client, Poster(outbox, client, lambda event: None)
 
 
