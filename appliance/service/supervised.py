@@ -68,7 +68,6 @@ class Supervised:
             problem = self._run_once()
             if problem is None:
                 return  # asked to stop
-            self.deaths += 1
             if self._clock() - started_at >= HEALTHY_AFTER_SECONDS:
                 failures_in_a_row = 0
                 self.last_problem = ""  # a problem that comes back later is logged again
@@ -90,6 +89,8 @@ class Supervised:
                     extra={"APPLIANCE_EVENT": "thread_restarted", "THREAD": self.name},
                 )
             self.last_problem = problem
+            # Counted last: whoever sees the death also sees what it was.
+            self.deaths += 1
             self._wait(delay)
 
     def _run_once(self) -> str | None:
