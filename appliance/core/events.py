@@ -112,6 +112,7 @@ class PostResult:
     needs_user: bool = False
     is_rate_limited: bool = False  # the destination limits how often we post; it waits
     is_out_of_credits: bool = False  # the X account has no credits; the entry waits for them
+    is_fault: bool = False  # a fault no answer explains (a bug, a broken install); it waits
     destination: Destination = Destination.X
     confirmation: int = 0  # the confirmation the entry belongs to; 0: the entry's own id
 

@@ -204,6 +204,7 @@ def _on_post_result(
                 problem=event.detail,
                 is_rate_limited=event.is_rate_limited,
                 is_out_of_credits=event.is_out_of_credits,
+                is_fault=event.is_fault,
             )
         ), []
     # Posted or failed for good: this destination's held-up signs end with it.
@@ -213,6 +214,7 @@ def _on_post_result(
         problem="",
         is_rate_limited=False,
         is_out_of_credits=False,
+        is_fault=False,
     )
     if event.outcome == PostStatus.POSTED:
         confirmation = event.confirmation or event.entry_id
@@ -239,7 +241,12 @@ def _on_settled(state: State, event: PostsSettled) -> tuple[State, list[Effect]]
     signs of its waiting rows (out of credits, rate limited, held up) end now."""
     status = state.status_of(event.destination)
     cleared = replace(
-        status, in_flight=0, problem="", is_rate_limited=False, is_out_of_credits=False
+        status,
+        in_flight=0,
+        problem="",
+        is_rate_limited=False,
+        is_out_of_credits=False,
+        is_fault=False,
     )
     return state.with_status(cleared), []
 

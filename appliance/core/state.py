@@ -65,6 +65,7 @@ class DestinationStatus:
     is_rate_limited: bool = False
     is_out_of_credits: bool = False  # X without credits: posts wait until credits are added
     needs_user: str = ""  # a failure only the user can fix (keys, permissions)
+    is_fault: bool = False  # `problem` is a fault (a bug, a broken install), not the network
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def led_pattern(state: State, now: float, settings: CoreSettings = CoreSettings(
         return Pattern.NO_MICROPHONE
     if any(s.is_out_of_credits for s in statuses):  # also for posts kept from before a restart
         return Pattern.OUT_OF_CREDITS
+    if any(s.is_fault for s in statuses):  # posts wait on something no answer explains
+        return Pattern.ERROR
     if state.posts_in_flight:
         is_limited = any(s.is_rate_limited and s.in_flight for s in statuses)
         return Pattern.RATE_LIMITED if is_limited else Pattern.POSTING
@@ -100,7 +102,7 @@ def status_line(state: State, now: float, settings: CoreSettings = CoreSettings(
         return f"AssemblyAI account out of balance: {state.link_detail}"
     if state.microphone_ok is False:
         return f"No microphone: {state.microphone_detail}"
-    if any(s.is_out_of_credits for s in state.destinations):
+    if any(s.is_out_of_credits or s.is_fault for s in state.destinations):
         return " · ".join(notes)
     if state.posts_in_flight:
         return " · ".join(notes) if notes else "Posting…"
@@ -140,7 +142,7 @@ def destination_notes(state: State, settings: CoreSettings = CoreSettings()) -> 
                 "X account out of credits: posts are kept and go out by themselves once "
                 "credits are added in the X Developer Console"
             )
-        elif status.problem and state.posts_in_flight:
+        elif status.problem and (state.posts_in_flight or status.is_fault):
             where = f" to {label}" if is_several else ""
             notes.append(f"Posting{where} held up: {status.problem}")
     return notes

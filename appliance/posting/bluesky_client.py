@@ -49,6 +49,15 @@ class SignInRefused(ApplianceError):
     """createSession refused the handle and app password (the user must fix them)."""
 
 
+class SignInLimited(ApplianceError):
+    """createSession answered 429 (docs.bsky.app/docs/advanced-guides/rate-limits: 30 per 5
+    minutes and 300 a day per handle; bsky-docs issue 183: 100 a day at the entryway)."""
+
+    def __init__(self, detail: str, wait_seconds: float | None) -> None:
+        super().__init__(detail)
+        self.wait_seconds = wait_seconds
+
+
 def record_key(key: str) -> str:
     """The record key of the post for outbox entry `key`: the same on every retry.
 
@@ -254,6 +263,7 @@ class BlueskyClient:
 
     def _sign_in(self) -> None:
         from atproto_client.exceptions import BadRequestError, UnauthorizedError
+        from atproto_client.exceptions import RateLimitExceededError as Limited
 
         if not self._handle or not self._app_password:
             raise SignInRefused(f"no Bluesky handle or app password: {_APP_PASSWORD_HINT}.")
@@ -266,6 +276,10 @@ class BlueskyClient:
                 f"Bluesky refused to sign in as @{self._handle} ({said}): {_APP_PASSWORD_HINT}."
             )
             raise SignInRefused(detail) from error
+        except Limited as error:  # a restart signs in again: one looping could hit this
+            wait_seconds = rate_limit_wait_seconds(_answer(error)[3], self._clock.wall())
+            said = f"Bluesky is limiting sign-ins as @{self._handle} ({_said(error)})"
+            raise SignInLimited(f"{said}; the post waits for the reset", wait_seconds) from error
 
     def _refresh(self) -> None:
         """com.atproto.server.refreshSession with the refresh token; sign in if it is refused."""
@@ -312,9 +326,16 @@ class BlueskyClient:
             )
         except SignInRefused as error:
             outcome = PostOutcome(Outcome.FAILED, detail=str(error), needs_user=True)
+        except SignInLimited as error:
+            outcome = PostOutcome(
+                Outcome.RETRY,
+                detail=f"{error}.",
+                retry_after_seconds=error.wait_seconds,
+                is_rate_limited=True,
+            )
         except ImportError as error:
-            detail = f"The Bluesky support is not installed ({error}): install the bluesky extra."
-            outcome = PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
+            detail = f"The Bluesky support is broken ({error}): run scripts/install.sh again."
+            outcome = PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
         except Exception as error:  # the daemon must survive whatever happens here
             outcome = self._outcome_for(error)
         return self._redacted(outcome)
@@ -331,7 +352,7 @@ class BlueskyClient:
             said = f"{type(cause).__name__}: {str(cause)[:200]}"
             return PostOutcome(Outcome.RETRY, detail=f"Could not reach Bluesky ({said}).")
         detail = f"Unexpected {kind} while talking to Bluesky: {error}"[:300]
-        return PostOutcome(Outcome.RETRY, detail=detail)
+        return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
 
     def _redacted(self, outcome: PostOutcome) -> PostOutcome:
         # Belt and braces: no message we build holds a secret, but an exception's text might.

@@ -219,8 +219,12 @@ class MastodonClient:
 
     def _outcome_for(self, error: Exception, action: str) -> PostOutcome:
         if isinstance(error, ImportError):
-            detail = f"Mastodon.py is missing ({error}): install the appliance's mastodon extra."
-            return PostOutcome(Outcome.FAILED, detail=detail, needs_user=True)
+            # Installed once (start-up checks it), broken now: posts wait for the repair.
+            detail = (
+                f"Mastodon.py is missing ({error}): run scripts/install.sh again with "
+                "Mastodon enabled."
+            )
+            return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
         from mastodon import errors
 
         if isinstance(error, errors.MastodonRatelimitError):
@@ -252,9 +256,8 @@ class MastodonClient:
                 Outcome.RETRY, detail=f"Could not reach Mastodon ({name}: {str(cause)[:200]})."
             )
         name = type(error).__name__
-        return PostOutcome(
-            Outcome.RETRY, detail=f"Unexpected {name} while talking to Mastodon: {error}"[:300]
-        )
+        detail = f"Unexpected {name} while talking to Mastodon: {error}"[:300]
+        return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
 
     def _redacted(self, outcome: PostOutcome) -> PostOutcome:
         # No message we build holds the token, but an exception's text might.

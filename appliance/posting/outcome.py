@@ -27,6 +27,9 @@ class PostOutcome:
     is_duplicate: bool = False  # the destination already has this post (an earlier attempt)
     is_rate_limited: bool = False  # 429: the destination limits how often we may post
     is_out_of_credits: bool = False  # X's 402: the account's pay-per-use credits are spent
+    # Something no answer explains broke (an SDK's surprise, a broken install): retried,
+    # and shown as a fault, not as a slow network.
+    is_fault: bool = False
 
 
 @dataclass(frozen=True)

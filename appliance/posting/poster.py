@@ -71,6 +71,7 @@ class Poster:
         self._on_start = on_start  # e.g. learn Mastodon's length limit (a network call)
         # A row of ours waits for a retry (a problem is shown for it) as far as we know.
         self._is_held_up = False
+        self._last_fault = ""  # the client's last unexpected exception, logged once
         self.last_progress_at = monotonic()
 
     def wake(self) -> None:
@@ -174,14 +175,17 @@ class Poster:
         # An earlier attempt (this run or before a restart) reached the destination at the
         # earliest when the text was confirmed.
         tried_since = entry.created_at if entry.attempts else 0.0
-        outcome = self._client.post(entry.text, self._outbox.key_for(entry.id), tried_since)
+        key = self._outbox.key_for(entry.id)
+        outcome = self._attempt(
+            "posting to", lambda: self._client.post(entry.text, key, tried_since), entry.id
+        )
         attempts = entry.attempts + 1
         if outcome.kind == Outcome.POSTED and not outcome.is_duplicate:
             self._posted(entry, outcome.post_id, "")
         elif outcome.is_duplicate and (attempts > 1 or entry.reason):
             # An earlier attempt reached the destination but its answer was lost: it is
             # posted. X's answer has no id, so look the post up: "delete that" needs it.
-            post_id = outcome.post_id or self._client.find_post(entry.text, entry.created_at)
+            post_id = outcome.post_id or self._find_post(entry)
             self._posted(entry, post_id, f"{self._label} already had it (earlier attempt)")
         elif outcome.kind == Outcome.POSTED:  # the destination's own duplicate check said so
             self._posted(entry, outcome.post_id, f"{self._label} already had it")
@@ -209,8 +213,47 @@ class Poster:
                 )
             )
 
+    def _attempt(self, action: str, call: Callable[[], PostOutcome], entry_id: int) -> PostOutcome:
+        """`call()`; a retry if the client raised instead of answering (a bug in it, its SDK's
+        surprise, a broken install). The request may have gone out, so the retry relies on
+        the client's exactly-once check, as after any lost answer (the same key, and
+        tried_since: X's duplicate refusal, Bluesky's record key, Mastodon's
+        Idempotency-Key)."""
+        try:
+            return call()
+        except Exception as error:  # noqa: BLE001 - no client's error may end this thread
+            problem = f"{type(error).__name__} while {action} {self._label}"
+            if f"{problem}: {error}" != self._last_fault:
+                self._last_fault = f"{problem}: {error}"
+                log.error(
+                    "Unexpected %s: %s",
+                    problem,
+                    error,
+                    exc_info=True,
+                    extra=self._fields("client_fault", entry_id),
+                )
+            # The exception's text stays in the (redacted) journal: it may hold a key.
+            detail = f"Unexpected {problem} (the journal says more)"
+            return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
+
+    def _find_post(self, entry: Entry) -> str:
+        """Our post of the row's text, if the destination has it; "" when unsure."""
+        try:
+            return self._client.find_post(entry.text, entry.created_at)
+        except Exception as error:  # noqa: BLE001 - the id stays unknown, as when not found
+            log.warning(
+                "Could not look up post %d on %s (%s: %s)",
+                entry.id,
+                self._label,
+                type(error).__name__,
+                error,
+                extra=self._fields("find_post_failed", entry.id),
+            )
+            return ""
+
     def _posted(self, entry: Entry, post_id: str, note: str) -> None:
         self._outbox.mark_posted(entry.id, post_id, note)
+        self._last_fault = ""  # the client works again: a fault that comes back is news
         undo = self._undo_requested(entry.id)
         if undo is not None and post_id:
             self.request_delete(entry.id, post_id, undo)  # "delete that" came mid-request
@@ -236,7 +279,7 @@ class Poster:
         if undo is not None:
             # "Delete that" came while this attempt was under way: never try again. A
             # lost answer may have posted it after all: then it is deleted like the rest.
-            post_id = self._client.find_post(entry.text, entry.created_at)
+            post_id = self._find_post(entry)
             if post_id:
                 self.request_delete_when_sent(entry.id, undo)
                 self._posted(entry, post_id, f"{self._label} had it (its answer was lost)")
@@ -270,6 +313,7 @@ class Poster:
                 detail,
                 is_rate_limited=outcome.is_rate_limited,
                 is_out_of_credits=outcome.is_out_of_credits,
+                is_fault=outcome.is_fault,
                 destination=self.destination,
                 confirmation=entry.confirmation,
             )
@@ -288,7 +332,9 @@ class Poster:
         )
 
     def _delete_post(self, request: _Delete) -> None:
-        outcome = self._client.delete(request.post_id)
+        outcome = self._attempt(
+            "deleting a post from", lambda: self._client.delete(request.post_id), request.entry_id
+        )
         request.attempts += 1
         if outcome.kind == Outcome.RETRY and request.attempts < DELETE_ATTEMPTS:
             request.due_at = self._clock() + self._delay(request.attempts, outcome)

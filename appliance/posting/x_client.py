@@ -216,9 +216,8 @@ class XPoster:
             return PostOutcome(
                 Outcome.RETRY, detail=f"Could not reach X ({name}: {str(error)[:200]})."
             )
-        return PostOutcome(
-            Outcome.RETRY, detail=f"Unexpected {name} while talking to X: {error}"[:300]
-        )
+        detail = f"Unexpected {name} while talking to X: {error}"[:300]
+        return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
 
     def _redacted(self, outcome: PostOutcome) -> PostOutcome:
         # Belt and braces: no message we build holds a key, but an exception's text might.

@@ -89,7 +89,9 @@ class LazyXClient:
     tweepy, requests and oauthlib are about 45 of the 160 ms the daemon spends on
     imports on the benchmark machine (more on a Pi): loaded here, they come after
     READY=1 instead of before it (issue 13). Building the client checks nothing (the
-    keys were read before), so no start-up error moves.
+    keys were read before), so no start-up error moves. If building fails (tweepy
+    broken or missing, its constructor's surprise), nothing was sent: each call says so
+    as X's problem, retried later (a failed build is tried again then).
     """
 
     destination = Destination.X
@@ -100,31 +102,64 @@ class LazyXClient:
         self._clock = clock
         self._lock = threading.Lock()
         self._client: Client | None = None
+        self._problem = ""  # why the last build failed, logged once
 
-    def _built(self) -> Client:
+    def _built(self) -> Client | PostOutcome:
+        """The client, or why it cannot be built (a RETRY: nothing was sent)."""
         with self._lock:
             if self._client is None:
-                from appliance.posting.x_client import XCredentials, XPoster, make_client
-
-                client = make_client(
-                    self._settings.api_url,
-                    XCredentials.from_files(self._credentials.values),
-                    self._settings.request_timeout_seconds,
-                )
-                self._client = XPoster(client, clock=self._clock.wall)
+                try:
+                    self._client = self._build()
+                except Exception as error:  # noqa: BLE001 - said as X's problem, retried
+                    return self._build_failed(error)
+                self._problem = ""
             return self._client
 
+    def _build(self) -> Client:
+        from appliance.posting.x_client import XCredentials, XPoster, make_client
+
+        client = make_client(
+            self._settings.api_url,
+            XCredentials.from_files(self._credentials.values),
+            self._settings.request_timeout_seconds,
+        )
+        return XPoster(client, clock=self._clock.wall)
+
+    def _build_failed(self, error: Exception) -> PostOutcome:
+        said = f"{type(error).__name__}: {str(error)[:200]}"
+        for secret in self._credentials.secrets():
+            said = said.replace(secret, "[redacted]")
+        detail = (
+            f"X's client could not be set up ({said}); if this stays, run "
+            "scripts/install.sh again to repair the installation"
+        )
+        if detail != self._problem:  # once per distinct problem: it is tried on every retry
+            self._problem = detail
+            log.error(
+                "%s",
+                detail,
+                exc_info=True,
+                extra={"APPLIANCE_EVENT": "client_setup_failed", "DESTINATION": self.destination},
+            )
+        return PostOutcome(Outcome.RETRY, detail=detail + ".", is_fault=True)
+
     def post(self, text: str, key: str, tried_since: float = 0.0) -> PostOutcome:
-        return self._built().post(text, key, tried_since)
+        client = self._built()
+        return client if isinstance(client, PostOutcome) else client.post(text, key, tried_since)
 
     def delete(self, post_id: str) -> PostOutcome:
-        return self._built().delete(post_id)
+        client = self._built()
+        return client if isinstance(client, PostOutcome) else client.delete(post_id)
 
     def find_post(self, text: str, since_unix_seconds: float) -> str:
-        return self._built().find_post(text, since_unix_seconds)
+        client = self._built()
+        return "" if isinstance(client, PostOutcome) else client.find_post(text, since_unix_seconds)
 
     def check_account(self) -> AccountCheck:
-        return self._built().check_account()
+        client = self._built()
+        if isinstance(client, PostOutcome):
+            return AccountCheck(False, client.detail)
+        return client.check_account()
 
     def abort(self) -> None:
         client = self._client  # never built: no request to cut off

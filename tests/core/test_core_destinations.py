@@ -152,3 +152,34 @@ def test_delete_that_says_so_when_the_posts_id_is_unknown():
     state, effects = step(state, SentenceFinished("Delete that."), 3, x_only)
     assert not [e for e in effects if isinstance(e, DeletePost)]
     assert "id is unknown: delete it on X" in logged(effects, "refused")[0]
+
+
+def test_a_fault_on_one_destination_shows_as_an_error_naming_it_until_it_posts():
+    state, _ = confirm("Broken somewhere.")
+    for number, destination in enumerate((X, MASTODON), start=1):
+        state, _ = step(state, PostResult(number, "posted", "1", destination=destination), 2, ALL)
+    detail = "X's client could not be set up (ImportError: no tweepy); retrying in 4 s"
+    fault = PostResult(3, "retrying", "", detail, is_fault=True, destination=BLUESKY)
+    state, _ = step(state, fault, 3, ALL)
+    assert led_pattern(state, 10, ALL) is Pattern.ERROR
+    assert status_line(state, 10, ALL) == f"Posting to Bluesky held up: {detail}"
+    # A fault before a restart (nothing counted in flight) is shown all the same.
+    restarted, _ = step(UP, fault, 3, ALL)
+    assert led_pattern(restarted, 10, ALL) is Pattern.ERROR
+    assert "held up" in status_line(restarted, 10, ALL)
+    # A network retry replaces it: the slow network is no fault.
+    slow = PostResult(3, "retrying", "", "Could not reach Bluesky", destination=BLUESKY)
+    assert led_pattern(step(state, slow, 4, ALL)[0], 10, ALL) is Pattern.POSTING
+    state, _ = step(state, PostResult(3, "posted", "at://b", destination=BLUESKY), 5, ALL)
+    assert led_pattern(state, 10, ALL) is not Pattern.ERROR
+    assert "held up" not in status_line(state, 10, ALL)
+
+
+def test_keys_the_user_must_fix_outrank_a_fault_elsewhere():
+    state, _ = confirm("Two problems.")
+    fault = PostResult(1, "retrying", "", "Unexpected KeyError", is_fault=True, destination=X)
+    refused = PostResult(2, "failed", "", "401", needs_user=True, destination=MASTODON)
+    state, _ = step(step(state, fault, 2, ALL)[0], refused, 3, ALL)
+    assert led_pattern(state, 10, ALL) is Pattern.NOT_AUTHORISED
+    line = status_line(state, 10, ALL)
+    assert "Cannot post to Mastodon: 401" in line and "Posting to X held up" in line

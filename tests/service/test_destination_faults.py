@@ -1,0 +1,93 @@
+"""A destination whose client cannot be built, or whose SDK raises what nobody expected,
+is that destination's problem: the daemon names it and its cause on the status line and
+the LEDs, logs it once, keeps the post in the outbox and retries it, the others post
+unhindered, and once the cause goes away the post goes out exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from appliance.core import Pattern
+from appliance.core.destinations import Destination
+from appliance.posting import x_client
+from appliance.posting.outbox import POSTED, WAITING
+from tests.conftest import wait_until
+from tests.service.test_destinations_daemon import ThreeBox
+
+X, BLUESKY, MASTODON = Destination.X, Destination.BLUESKY, Destination.MASTODON
+
+
+class Broken:
+    """Replaces `owner.name` with a callable that raises `error` until healed."""
+
+    def __init__(self, monkeypatch, owner: object, name: str, error: Exception) -> None:
+        self.is_broken = True
+        real: Callable = getattr(owner, name)
+
+        def broken(*args: object, **kwargs: object) -> object:
+            if self.is_broken:
+                raise error
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, broken)
+
+
+def break_x(monkeypatch) -> Broken:
+    # tweepy broken at run time: the lazily built client cannot be made.
+    error = ImportError("cannot import name 'Client' from 'tweepy'")
+    return Broken(monkeypatch, x_client, "make_client", error)
+
+
+def break_bluesky(monkeypatch) -> Broken:
+    # The SDK's sign-in (createSession, made when the client is first used) raises.
+    from atproto_client import Client
+
+    return Broken(monkeypatch, Client, "login", RuntimeError("the SDK tripped"))
+
+
+def break_mastodon(monkeypatch) -> Broken:
+    # Mastodon.py's constructor (the client is made on first use) raises.
+    from mastodon import Mastodon
+
+    return Broken(monkeypatch, Mastodon, "__init__", RuntimeError("the SDK tripped"))
+
+
+CAUSES = {  # what the status line says after "Posting to <label> held up: "
+    X: (break_x, "X's client could not be set up (ImportError: cannot import name"),
+    BLUESKY: (break_bluesky, "Unexpected RuntimeError while talking to Bluesky"),
+    MASTODON: (break_mastodon, "Unexpected RuntimeError while talking to Mastodon"),
+}
+
+
+@pytest.mark.parametrize("destination", list(CAUSES), ids=str)
+def test_a_broken_client_is_that_destinations_shown_problem_and_the_post_goes_once(
+    monkeypatch, caplog, destination
+):
+    breaker, cause = CAUSES[destination]
+    broken = breaker(monkeypatch)
+    box = ThreeBox().start()
+    try:
+        with caplog.at_level(logging.INFO):
+            box.hear("Tweet that one of you is broken.")
+            others = [d for d in Destination if d != destination]
+            assert all(box.on[d].wait_for_posts(1, 10) for d in others)
+            held_up = f"Posting to {destination.label} held up: {cause}"
+            assert wait_until(lambda: box.saw_status(held_up), 10), box.notices
+            assert wait_until(lambda: box.pattern() is Pattern.ERROR, 5)
+            assert box.rows()[destination].state == WAITING
+            assert box.on[destination].posts == []
+            broken.is_broken = False
+            assert wait_until(lambda: box.rows()[destination].state == POSTED, 15)
+            assert wait_until(lambda: box.pattern() is Pattern.LISTENING, 5)
+        assert all(box.texts(d) == ["One of you is broken."] for d in Destination)
+    finally:
+        box.stop()
+    events = [getattr(r, "APPLIANCE_EVENT", "") for r in caplog.records]
+    assert "thread_restarted" not in events  # the poster thread never died
+    mine = [r for r in caplog.records if getattr(r, "DESTINATION", None) == destination]
+    problems = [r for r in mine if r.levelno >= logging.ERROR]
+    assert len(problems) <= 1, [r.getMessage() for r in problems]  # logged once, not per retry
+    assert any(r.APPLIANCE_EVENT == "post_retrying" for r in mine)
