@@ -69,6 +69,7 @@ def status_reply(
                 "needs_user": status.needs_user,
                 "is_rate_limited": status.is_rate_limited,
                 "is_out_of_credits": status.is_out_of_credits,
+                "is_fault": status.is_fault,
             }
             for status in state.destinations
         ],
