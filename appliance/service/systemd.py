@@ -67,11 +67,20 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._secrets:
-            text = record.getMessage()
-            for secret in self._secrets:
-                text = text.replace(secret, "[redacted]")
-            record.msg, record.args = text, None
+            record.msg, record.args = self._redacted(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            # Formatters print exc_text when set; the journal would also send the raw
+            # exception's repr (EXCEPTION_INFO), which may quote a key: dropped.
+            record.exc_info = None
+            if record.exc_text:
+                record.exc_text = self._redacted(record.exc_text)
         return True
+
+    def _redacted(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
 
 # C0 and C1 controls (newline, carriage return, escape...), Unicode's line and

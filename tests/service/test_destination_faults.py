@@ -91,3 +91,59 @@ def test_a_broken_client_is_that_destinations_shown_problem_and_the_post_goes_on
     problems = [r for r in mine if r.levelno >= logging.ERROR]
     assert len(problems) <= 1, [r.getMessage() for r in problems]  # logged once, not per retry
     assert any(r.APPLIANCE_EVENT == "post_retrying" for r in mine)
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens here once closed
+
+
+@pytest.mark.parametrize("fault", ["unexpected", "network"])
+def test_mastodons_instance_and_post_when_it_cannot_be_reached_or_built(monkeypatch, fault):
+    from mastodon import Mastodon
+
+    from appliance.core.mastodon_text import DEFAULT_MAX_CHARACTERS
+    from appliance.posting.mastodon_client import MastodonClient
+    from appliance.posting.outcome import Outcome
+
+    if fault == "unexpected":
+        Broken(monkeypatch, Mastodon, "__init__", RuntimeError("the SDK tripped"))
+    client = MastodonClient(f"http://127.0.0.1:{closed_port()}", "token-" * 4, 5.0)
+    assert client.max_characters() == DEFAULT_MAX_CHARACTERS  # the default, not a crash
+    outcome = client.post("Anyone there?", "k-1")
+    assert outcome.kind is Outcome.RETRY and not outcome.needs_user
+    assert outcome.is_fault is (fault == "unexpected")
+    wanted = "Unexpected RuntimeError" if fault == "unexpected" else "Could not reach Mastodon"
+    assert outcome.detail.startswith(wanted)
+
+
+def test_xs_client_that_cannot_be_built_says_why_without_keys_and_is_built_once_it_can(
+    monkeypatch, caplog
+):
+    from appliance.clock import Clock
+    from appliance.posting.outcome import Outcome
+    from appliance.service.config import settings_from_dict
+    from appliance.service.credentials import Credentials
+    from appliance.service.destinations import LazyXClient
+    from tests.service.test_destinations import X_KEY_VALUES
+
+    secret = X_KEY_VALUES["x_access_token_secret"]
+    broken = Broken(monkeypatch, x_client, "make_client", ValueError(f"bad header {secret}"))
+    settings = settings_from_dict({"x": {"api_url": f"http://127.0.0.1:{closed_port()}"}})
+    client = LazyXClient(settings, Credentials(X_KEY_VALUES), Clock())
+    with caplog.at_level(logging.ERROR):
+        first, second = client.post("a", "k-1"), client.post("a", "k-1")
+    assert first == second and (first.kind, first.is_fault) == (Outcome.RETRY, True)
+    assert "X's client could not be set up (ValueError: bad header [redacted])" in first.detail
+    assert secret not in first.detail
+    assert client.delete("1") == first and client.find_post("a", 0.0) == ""
+    assert not client.check_account().is_ok
+    [record] = caplog.records  # once, not on every call
+    assert (record.APPLIANCE_EVENT, record.DESTINATION) == ("client_setup_failed", X)
+    broken.is_broken = False
+    outcome = client.post("a", "k-1")  # built now: X's own answer (nothing listens there)
+    assert outcome.kind is Outcome.RETRY and not outcome.is_fault
+    assert outcome.detail.startswith("Could not reach X")

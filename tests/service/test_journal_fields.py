@@ -106,3 +106,17 @@ def test_a_key_in_a_log_line_reaches_the_journal_redacted(journal):
     assert sent and "[redacted]" in str(sent[-1]["MESSAGE"])
     # Not in the message, nor in CODE_ARGS (the handler would add the raw args there).
     assert all(SECRET not in str(value) for fields in sent for value in fields.values())
+
+
+def test_a_key_in_a_logged_exceptions_text_reaches_the_journal_redacted(journal):
+    # A client's unexpected exception is logged with its traceback (client_fault); an
+    # SDK's message may quote a header, key and all.
+    sent, redact = journal
+    redact.add([SECRET])
+    try:
+        raise ValueError(f"invalid header value 'Bearer {SECRET}'")
+    except ValueError:
+        logging.getLogger("appliance.test").error("Unexpected ValueError", exc_info=True)
+    [fields] = sent
+    assert "Traceback" in str(fields["EXCEPTION_TEXT"]) and "[redacted]" in str(fields["MESSAGE"])
+    assert all(SECRET not in str(value) for value in fields.values())
