@@ -147,3 +147,24 @@ def test_xs_client_that_cannot_be_built_says_why_without_keys_and_is_built_once_
     outcome = client.post("a", "k-1")  # built now: X's own answer (nothing listens there)
     assert outcome.kind is Outcome.RETRY and not outcome.is_fault
     assert outcome.detail.startswith("Could not reach X")
+
+
+def test_a_429_at_bluesky_sign_in_waits_for_its_reset_then_posts_once():
+    box = ThreeBox().start()
+    try:
+        reset_seconds = 6
+        box.on[BLUESKY].inject(
+            "429", nsid="com.atproto.server.createSession", reset_in_seconds=reset_seconds
+        )
+        box.hear("Tweet that sign-ins are limited.")
+        held_up = "Posting to Bluesky held up: Bluesky is limiting sign-ins as @"
+        assert wait_until(lambda: box.saw_status(held_up), 10), box.notices
+        assert wait_until(lambda: box.pattern() is Pattern.RATE_LIMITED, 8)
+        row = box.rows()[BLUESKY]
+        # Its reset, not the usual backoff (at most 1 s here: FAST's retry_max_seconds).
+        assert row.state == WAITING and row.next_attempt_at >= row.updated_at + reset_seconds / 2
+        assert wait_until(lambda: box.rows()[BLUESKY].state == POSTED, 20)
+        assert box.texts(BLUESKY) == ["Sign-ins are limited."]
+        assert box.on[BLUESKY].requests.count("com.atproto.server.createSession") == 2
+    finally:
+        box.stop()
