@@ -1,10 +1,10 @@
 """The modules the daemon defers stay unrun through a post to X, and work when used."""
 
-import json
-import subprocess
 import sys
 
 import pytest
+
+from tests.conftest import probe_report
 
 # A fresh interpreter, set up as `appliance run` sets itself up, that posts once to
 # the X stand-in through the real client (tweepy), then uses the deferred modules.
@@ -29,11 +29,7 @@ print(json.dumps({"outcome": outcome.kind.name, "posts": posts, "unrun": unrun,
 
 @pytest.mark.timeout(60)
 def test_a_post_to_x_leaves_them_unrun_and_they_work_when_used():
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=50
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = probe_report(PROBE, timeout_seconds=50)
     assert report["outcome"] == "POSTED" and report["posts"] == ["The kettle is on."]
     assert report["unrun"] == ["pickle"]
     assert report["works"]
