@@ -120,19 +120,27 @@ class DaemonProcess(ChildProcess):
     def warm_up(self) -> None:
         """Fill the daemon's bytecode cache, as its first start and first post on a device do.
 
-        `appliance run --check` imports what `run` will, the X client included; without
-        this, the first daemon measured would compile, and count the compiler's memory.
+        `appliance run --check` imports what `run` will, the X client included; then the
+        package's other modules (the core's posting rules, ...) and the mock pin factory.
+        Without this, the first daemon measured would compile, and count the compiler's
+        memory.
         """
         write_config(self.box.config_path, **self.box.sections())
         check = [self.python, "-m", "appliance", "run", "--check"]
-        subprocess.run(
+        compile_rest = "import appliance, compileall, gpiozero.pins.mock\n"
+        compile_rest += "compileall.compile_dir(appliance.__path__[0], quiet=1)"
+        for command in (
             [*check, "--config", str(self.box.config_path)],
-            env=daemon_environment(),
-            cwd=self.box.dir,
-            stdout=subprocess.DEVNULL,
-            check=True,
-            timeout=300,
-        )
+            [self.python, "-c", compile_rest],
+        ):
+            subprocess.run(
+                command,
+                env=daemon_environment(),
+                cwd=self.box.dir,
+                stdout=subprocess.DEVNULL,
+                check=True,
+                timeout=300,
+            )
 
     def start(self) -> float:
         """Start it; return the seconds from spawn to READY=1."""
