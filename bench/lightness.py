@@ -215,6 +215,7 @@ def _side_by_side(
     idle = DaemonProcess(idle_box, tmp / "idle", python)
     f: dict[str, float] = {}
     try:
+        listening.warm_up()  # the cache both daemons use
         reference.start()
         listening.start()
         idle.start()

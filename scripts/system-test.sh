@@ -193,6 +193,13 @@ if wait_for 60 "the voice-confirmed post" posted_on_x "$VOICE_SENTENCE"; then
 else
   fail "the voice-confirmed sentence never reached X"
 fi
+# The unit's -OO bytecode lands in its CacheDirectory (the venv is read-only to it).
+if [ -n "$(find "$ROOTFS/var/cache/private/appliance/pycache" -path "*/tweepy/*.opt-2.pyc" \
+  -print -quit 2>/dev/null)" ]; then
+  pass "the daemon wrote its -OO bytecode, tweepy's included, to /var/cache/appliance"
+else
+  fail "no -OO bytecode in /var/cache/appliance"
+fi
 for destination in bluesky mastodon; do
   if wait_for 30 "the post on $destination" posted_on "$destination" "$VOICE_SENTENCE" \
     && [ "$(grep -cF "$VOICE_SENTENCE" "$WORK/$destination.log")" = 1 ]; then
@@ -303,9 +310,10 @@ else
 fi
 cexec bash /root/appliance-src/scripts/uninstall.sh >"$WORK/uninstall.log" 2>&1 || true
 if [ ! -e "$ROOTFS/opt/appliance" ] && [ ! -e "$ROOTFS/etc/systemd/system/appliance.service" ] \
+  && [ ! -e "$ROOTFS/var/cache/private/appliance" ] \
   && [ -f "$ROOTFS/etc/appliance/credentials/x_access_token" ] \
   && [ "$(show LoadState)" = not-found ]; then
-  pass "uninstall.sh removed the service and program, kept /etc/appliance"
+  pass "uninstall.sh removed the service, program and cache, kept /etc/appliance"
 else
   fail "uninstall.sh"; cat "$WORK/uninstall.log"
 fi

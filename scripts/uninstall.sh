@@ -24,11 +24,13 @@ rm -f /etc/systemd/system/appliance.service
 rm -f /etc/systemd/system/multi-user.target.wants/appliance.service
 [ -L /usr/local/bin/appliance ] && rm -f /usr/local/bin/appliance
 rm -rf /opt/appliance
+# The daemon's bytecode cache (CacheDirectory=; DynamicUser= keeps it behind a symlink).
+rm -rf /var/cache/appliance /var/cache/private/appliance
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl reset-failed appliance.service 2>/dev/null || true
 fi
-echo "Removed the service, /opt/appliance and /usr/local/bin/appliance."
+echo "Removed the service, /opt/appliance, its cache and /usr/local/bin/appliance."
 
 if [ "$purge" = yes ]; then
   # DynamicUser= keeps the state in /var/lib/private/appliance behind a symlink.

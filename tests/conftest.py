@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -44,6 +47,15 @@ def wait_until(predicate, timeout_seconds: float, interval_seconds: float = 0.05
             return True
         time.sleep(interval_seconds)
     return bool(predicate())
+
+
+def probe_report(code: str, timeout_seconds: float = 100) -> dict:
+    """Run `code` in a fresh interpreter; what its last output line says, as JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_seconds
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture

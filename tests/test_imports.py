@@ -5,11 +5,9 @@ dependency that needs either one makes the installed service die at start
 (twitter-text-parser did, and only an old setuptools in bookworm's venv hid it).
 """
 
-import json
-import subprocess
-import sys
-
 import pytest
+
+from tests.conftest import probe_report
 
 # A fresh interpreter in which importing setuptools or pkg_resources fails and is
 # recorded, like a venv without them; then every module of the package is imported.
@@ -48,11 +46,7 @@ print(json.dumps({"modules": modules, "asked": sorted(set(asked)), "failed": fai
 
 @pytest.mark.timeout(120)
 def test_no_module_needs_setuptools_or_pkg_resources():
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=100
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = probe_report(PROBE)
     assert "appliance.service.daemon" in report["modules"]
     assert "appliance.cli.main" in report["modules"]
     assert report["failed"] == {}

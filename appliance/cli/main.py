@@ -185,8 +185,10 @@ def _check(config_arg: str | None) -> int:
     import platform
 
     from appliance.posting.charset_detection import leave_out_charset_detection
+    from appliance.service.deferred_imports import defer_unused_modules
 
     leave_out_charset_detection()  # as `run` does, so requests is checked as it will load
+    defer_unused_modules()
     from appliance import x_length
     from appliance.posting import x_client  # noqa: F401 - the daemon loads it after READY=1
     from appliance.service import daemon  # noqa: F401 - importing is the check
@@ -213,6 +215,7 @@ def _run(config_arg: str | None) -> int:
     from appliance.service.config import config_path, load_settings
     from appliance.service.credentials import load_credentials, needed_credentials
     from appliance.service.daemon import Daemon, Parts
+    from appliance.service.deferred_imports import defer_unused_modules
     from appliance.service.systemd import (
         Notifier,
         RedactSecrets,
@@ -221,6 +224,7 @@ def _run(config_arg: str | None) -> int:
     )
 
     leave_out_charset_detection()  # before the posting clients import requests
+    defer_unused_modules()  # and tweepy
     redact = RedactSecrets()
     configure_logging("info", os.environ, redact)
     path = config_path(config_arg, os.environ)

@@ -52,11 +52,7 @@ def _emoji_end(text: str, start: int) -> int:
     # treats them too (© and ® count as emoji only with U+FE0F, which makes two).
     from appliance.x_length._data import load_emoji
 
-    emoji = load_emoji()
-    for end in range(min(len(text), start + emoji.longest), start + 1, -1):
-        if text[start:end] in emoji.sequences:
-            return end
-    return -1
+    return load_emoji().end(text, start)
 
 
 def _plain_weight(text: str, start: int, end: int) -> int:

@@ -60,11 +60,36 @@ def load_tlds() -> Tlds:
     )
 
 
+# Joins the sequences' tails, which hold no line break (format_sequences writes one a line).
+TAIL_SEPARATOR = "\n"
+
+
 @dataclass(frozen=True)
 class Emoji:
-    sequences: frozenset[str]  # every emoji sequence of two or more code points
+    # Every emoji sequence of two or more code points, by its first two: the rest of
+    # each, between separators ("\n\n\u200d👩\n..." has an empty one). One string per
+    # pair rather than one per sequence: half the memory of a set of 2,800 strings
+    # (issue 13); a pair's few tails are a short string to search.
+    tails_by_start: dict[str, str]
     firsts: re.Pattern[str]  # the code points such a sequence begins with
     longest: int  # code points in the longest sequence
+
+    def end(self, text: str, start: int) -> int:
+        """The end of the longest sequence at text[start], or -1."""
+        tails = self.tails_by_start.get(text[start : start + 2])
+        if tails is None:
+            return -1
+        stop = min(len(text), start + self.longest)
+        # No sequence holds a separator; a tail with one could join two of the table's.
+        separator = text.find(TAIL_SEPARATOR, start + 2, stop)
+        for end in range(stop if separator == -1 else separator, start + 1, -1):
+            if f"{TAIL_SEPARATOR}{text[start + 2 : end]}{TAIL_SEPARATOR}" in tails:
+                return end
+        return -1
+
+    def has(self, candidate: str) -> bool:
+        """Whether `candidate` is one of the sequences."""
+        return self.end(candidate, 0) == len(candidate)
 
 
 def sequences_from_emoji_package() -> frozenset[str]:
@@ -126,4 +151,12 @@ def load_emoji() -> Emoji:
     second_class = "".join(sorted(map(re.escape, seconds)))
     astral = [ord(char) for char in firsts if ord(char) > 0xFFFF]
     pattern = f"[{bmp_class}](?=[{second_class}])|[{chr(min(astral))}-{chr(max(astral))}]"
-    return Emoji(sequences, re.compile(pattern), max(map(len, sequences)))
+    tails: dict[str, list[str]] = {}
+    for sequence in sorted(sequences):
+        tails.setdefault(sequence[:2], []).append(sequence[2:])
+    separator = TAIL_SEPARATOR
+    return Emoji(
+        {start: f"{separator}{separator.join(rest)}{separator}" for start, rest in tails.items()},
+        re.compile(pattern),
+        max(map(len, sequences)),
+    )

@@ -88,13 +88,18 @@ def box():
     sandbox.stop()
 
 
-def test_run_posts_after_tweet_that_and_stops_cleanly(box, speak, tmp_path):
+@pytest.mark.parametrize("optimized", [False, True], ids=["plain", "as-the-unit-runs-it"])
+def test_run_posts_after_tweet_that_and_stops_cleanly(box, speak, tmp_path, optimized):
     write_config(box.config_path, **box.sections())
     notify = NotifySocket(tmp_path / "notify")
+    # systemd/appliance.service runs it with -OO (no docstrings, no asserts) and a
+    # bytecode cache of its own: nothing on the way from speech to post may need either.
+    unit_environment = {"PYTHONOPTIMIZE": "2", "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}
     process = subprocess.Popen(
         [sys.executable, "-m", "appliance", "run", "--config", str(box.config_path)],
         env={
             **os.environ,
+            **(unit_environment if optimized else {}),
             "NOTIFY_SOCKET": notify.path,
             "WATCHDOG_USEC": "2000000",
             "WATCHDOG_PID": "",

@@ -63,6 +63,15 @@ def test_restarts_never_reach_the_start_limit(unit):
     assert interval_seconds // restart_seconds + 1 <= burst
 
 
+def test_runs_without_docstrings_from_a_bytecode_cache_it_can_write(unit):
+    # -OO's .pyc files are neither pip's nor Debian's, and the venv is read-only to the
+    # service: without a cache of its own every start would compile every module.
+    environment = dict(value.split("=", 1) for value in unit["Service"]["Environment"])
+    assert environment["PYTHONOPTIMIZE"] == "2"
+    cache_directory = one(unit, "Service", "CacheDirectory")
+    assert environment["PYTHONPYCACHEPREFIX"].startswith(f"%C/{cache_directory}/")
+
+
 def test_a_configuration_error_is_not_restarted(unit):
     assert str(cli.EX_CONFIG) in one(unit, "Service", "RestartPreventExitStatus").split()
     assert cli.EX_CONFIG == 78

@@ -24,6 +24,20 @@ def test_the_file_format_reads_back_what_was_written(tmp_path: Path) -> None:
     assert _data.read_sequences(path) == sequences
 
 
+def test_the_loaded_table_knows_every_sequence_and_nothing_else() -> None:
+    sequences = _data.read_sequences()
+    emoji = _data.load_emoji()
+    assert all(emoji.has(sequence) for sequence in sequences)
+    assert emoji.longest == max(map(len, sequences))
+    # Two tails side by side in the table, with the separator between them, are not a
+    # sequence; a code point alone, a prefix or an extension is one only if listed.
+    start, tails = next((s, t) for s, t in emoji.tails_by_start.items() if t.count("\n") > 3)
+    one, two = tails.split("\n")[1:3]
+    assert not emoji.has(start + one + "\n" + two)
+    for candidate in (start[0], start, start + one[:-1], start + one + "x", start + one + two):
+        assert emoji.has(candidate) == (candidate in sequences), candidate
+
+
 def test_measuring_loads_neither_the_emoji_package_nor_publicsuffixlist() -> None:
     # The emoji package's tables were 8 MiB of the daemon's peak memory (issue 13).
     program = (
