@@ -12,7 +12,7 @@ import pytest
 from appliance.cli.checks import Status
 from appliance.cli.exits import EX_CONFIG
 from appliance.core.audio import SAMPLE_RATE_HZ
-from appliance.core.post_text import OverLength
+from appliance.core.destinations import OverLength
 from appliance.devices.leds import Layout
 from appliance.posting.outbox import FILE_NAME
 from appliance.posting.x_keys import BLUESKY_APP_PASSWORD, MASTODON_ACCESS_TOKEN
@@ -68,7 +68,7 @@ def spelled_outside(values: set[object], homes: set[str], roots=(PACKAGE,)) -> l
     ("kind", "home"),
     [
         (Session, "appliance/speech/gate.py"),
-        (OverLength, "appliance/core/post_text.py"),
+        (OverLength, "appliance/core/destinations.py"),
         (Layout, "appliance/devices/leds.py"),
         (Status, "appliance/cli/checks.py"),
     ],

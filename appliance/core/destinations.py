@@ -19,3 +19,12 @@ class Destination(enum.StrEnum):
 
 
 _LABELS = {Destination.X: "X", Destination.BLUESKY: "Bluesky", Destination.MASTODON: "Mastodon"}
+
+
+class OverLength(enum.StrEnum):
+    """What to do with a text over a destination's limit: the `over_length` setting's
+    values. It lives here, not beside the text rules, so that reading the settings (as
+    `appliance status` does) loads none of them."""
+
+    SHORTEN = "shorten"
+    REFUSE = "refuse"

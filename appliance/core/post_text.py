@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import re
 import unicodedata
 from collections.abc import Callable
@@ -10,17 +9,10 @@ from dataclasses import dataclass
 
 from appliance import x_length
 from appliance.core import lengths
-from appliance.core.destinations import Destination
+from appliance.core.destinations import Destination, OverLength
 from appliance.x_length import MAX_WEIGHTED_LENGTH
 
 ELLIPSIS = "…"
-
-
-class OverLength(enum.StrEnum):
-    """What to do with a text X would count as over 280: [x] over_length's values."""
-
-    SHORTEN = "shorten"
-    REFUSE = "refuse"
 
 
 # Control characters (Cc) and invisible format characters (Cf) except the joiners that

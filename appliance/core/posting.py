@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from appliance.core import lengths, x_links
-from appliance.core.destinations import Destination
+from appliance.core.destinations import Destination, OverLength
 from appliance.core.events import DeletePost, DeleteResult, Effect, Log, QueuePost
 from appliance.core.pattern import Pattern
-from appliance.core.post_text import OverLength, prepare_everywhere
+from appliance.core.post_text import prepare_everywhere
 from appliance.core.state import CoreSettings, Pending, State
 
 

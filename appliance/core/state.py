@@ -5,10 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from appliance.core.destinations import Destination
+from appliance.core.destinations import Destination, OverLength
 from appliance.core.events import LinkCause
 from appliance.core.pattern import Pattern
-from appliance.core.post_text import OverLength
 
 
 class LinkState(enum.StrEnum):

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.core.destinations import Destination
-from appliance.core.post_text import OverLength
+from appliance.core.destinations import Destination, OverLength
 from appliance.devices.leds import Layout
 from appliance.devices.pin_factories import PIN_FACTORIES
 from appliance.errors import ConfigError

@@ -30,6 +30,8 @@ FORBIDDEN = (
     "mastodon",
 )
 
+TEXT_RULES = {"appliance.core.post_text", "appliance.core.lengths", "appliance.x_length"}
+
 # Runs the program as `python -m appliance ARGS` would, then reports what it loaded (a
 # None in sys.modules is a module kept out, not loaded).
 PROBE = r"""
@@ -95,6 +97,9 @@ def test_a_control_command_loads_no_network_client(daemon_socket, tmp_path, comm
     assert code in (0, None), output
     assert ("Listening" in output) if command[0] == "status" else ("kettle" in output)
     assert forbidden_in(modules) == []
+    # Nor the post-text rules (link and emoji tables, three services' counts): reading
+    # the settings needs only their names.
+    assert sorted(modules & TEXT_RULES) == []
 
 
 @pytest.mark.timeout(60)

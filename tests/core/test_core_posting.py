@@ -3,6 +3,7 @@
 import pytest
 
 from appliance.core import CoreSettings, Pattern, State, led_pattern, status_line, step
+from appliance.core.destinations import OverLength
 from appliance.core.events import (
     ButtonPressed,
     DeletePost,
@@ -14,7 +15,6 @@ from appliance.core.events import (
     SentenceFinished,
     Tick,
 )
-from appliance.core.post_text import OverLength
 from appliance.service.control_replies import outcome_reply
 
 GRACE = CoreSettings(grace_seconds=3.0, delete_window_seconds=300.0)

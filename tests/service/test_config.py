@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.core.post_text import OverLength
+from appliance.core.destinations import OverLength
 from appliance.devices.leds import Layout
 from appliance.errors import ConfigError
 from appliance.service.config import Settings, config_path, load_settings, settings_from_dict
