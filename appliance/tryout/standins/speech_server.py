@@ -26,6 +26,8 @@ from appliance.tryout.standins.speech_records import (
     DripSocket,
     LiveSession,
     SessionRecord,
+    send_then_close,
+    stall,
     truncate_reason,
 )
 from appliance.tryout.standins.speech_session import (
@@ -40,6 +42,7 @@ from appliance.tryout.standins.speech_session import (
     Action,
     Close,
     ParamError,
+    Send,
     SessionLimits,
     StreamSession,
     error_close,
@@ -318,7 +321,7 @@ class SpeechStandin(Faults):
                 if kind == "drop":
                     self._drop(ws, live, reason)
                 elif kind == "stall":
-                    self._stall(ws)
+                    stall(ws, self._stopping)
                 elif kind == "send":
                     ws.send(reason)
                     continue
@@ -343,38 +346,41 @@ class SpeechStandin(Faults):
 
     def _execute(self, ws: ServerConnection, live: LiveSession, actions: Sequence[Action]) -> bool:
         """Carry out the actions; True once the connection has been closed."""
+        close = actions[-1] if actions else None
+        if isinstance(close, Close):
+            self._close_with(ws, live, [a for a in actions[:-1] if isinstance(a, Send)], close)
+            return True
         for action in actions:
-            if self._reply_delay_seconds:
-                self._stopping.wait(self._reply_delay_seconds)
-            if isinstance(action, Close):
-                reason = truncate_reason(action.reason)
-                self._update(live, close_code=action.code, close_reason=reason)
-                log.info("session %s: closing %d %r", live.record.id, action.code, reason)
-                ws.close(action.code, reason)
-                return True
-            ws.send(json.dumps(action.message))
-            if action.message.get("type") == "Turn":
-                log.info(
-                    "session %s: turn %s%s%s %r",
-                    live.record.id,
-                    action.message["turn_order"],
-                    " end" if action.message["end_of_turn"] else " partial",
-                    " formatted" if action.message["turn_is_formatted"] else "",
-                    action.message["transcript"],
-                )
+            if isinstance(action, Send):
+                if self._reply_delay_seconds:
+                    self._stopping.wait(self._reply_delay_seconds)
+                self._log_turn(live, action)
+                ws.send(json.dumps(action.message))
         return False
 
-    def _stall(self, ws: ServerConnection) -> None:
-        """Read nothing more (so no pong goes out) until the stand-in stops; then cut TCP."""
+    def _close_with(
+        self, ws: ServerConnection, live: LiveSession, messages: Sequence[Send], close: Close
+    ) -> None:
+        """Record the close, then send the messages and the close in one write."""
+        if self._reply_delay_seconds:
+            self._stopping.wait(self._reply_delay_seconds * (len(messages) + 1))
+        for message in messages:
+            self._log_turn(live, message)
+        reason = truncate_reason(close.reason)
+        self._update(live, close_code=close.code, close_reason=reason)
+        log.info("session %s: closing %d %r", live.record.id, close.code, reason)
+        send_then_close(ws, [message.message for message in messages], close.code, reason)
 
-        def swallow(data: bytes | bytearray) -> None:
-            pass  # unread, unanswered: as if the peer had vanished
-
-        # websockets answers pings in its reader thread: its input goes nowhere now,
-        # (without blocking that thread, which holds the connection's lock meanwhile).
-        ws.protocol.receive_data = swallow  # type: ignore[method-assign]
-        self._stopping.wait()
-        ws.close_socket()
+    def _log_turn(self, live: LiveSession, action: Send) -> None:
+        if action.message.get("type") == "Turn":
+            log.info(
+                "session %s: turn %s%s%s %r",
+                live.record.id,
+                action.message["turn_order"],
+                " end" if action.message["end_of_turn"] else " partial",
+                " formatted" if action.message["turn_is_formatted"] else "",
+                action.message["transcript"],
+            )
 
     def _drop(self, ws: ServerConnection, live: LiveSession, reason: str) -> None:
         self._update(live, close_code=CLOSE_ABNORMAL, close_reason=reason)
@@ -385,6 +391,3 @@ class SpeechStandin(Faults):
         except OSError:
             pass
         ws.close_socket()
-
-
-# -- command line -------------------------------------------------------------------
