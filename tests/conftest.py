@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +47,16 @@ def wait_until(predicate, timeout_seconds: float, interval_seconds: float = 0.05
             return True
         time.sleep(interval_seconds)
     return bool(predicate())
+
+
+@contextlib.contextmanager
+def refusing_url() -> Iterator[str]:
+    """http://127.0.0.1:<port> of a port bound but not listening: connecting is refused.
+    While it is held, no server of another test worker can be given the port (as a
+    stopped server's, or a probed and closed one's, can)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture

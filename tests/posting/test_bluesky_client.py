@@ -25,7 +25,7 @@ from appliance.posting.bluesky_client import (
 )
 from appliance.posting.outcome import Outcome
 from appliance.tryout.standins.bluesky_server import BlueskyStandin
-from tests.conftest import wait_until
+from tests.conftest import refusing_url, wait_until
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 HANDLE = "standin.bsky.social"
@@ -210,10 +210,9 @@ def test_abort_cuts_off_the_call_under_way_and_refuses_new_ones(srv):
     assert after.kind is Outcome.RETRY and "stopping" in after.detail
 
 
-def test_an_unreachable_service_is_retry(srv):
-    url = srv.url
-    srv.stop()
-    outcome = BlueskyClient(url, HANDLE, APP_PASSWORD, 2.0).post("words", "k-1")
+def test_an_unreachable_service_is_retry():
+    with refusing_url() as url:
+        outcome = BlueskyClient(url, HANDLE, APP_PASSWORD, 2.0).post("words", "k-1")
     assert outcome.kind is Outcome.RETRY and "Could not reach Bluesky" in outcome.detail
 
 
