@@ -18,6 +18,7 @@ from requests_oauthlib import OAuth1
 from appliance.tryout.standins.x_main import main
 from appliance.tryout.standins.x_protocol import weighted_length
 from appliance.tryout.standins.x_server import XStandin
+from tests.conftest import wait_until
 
 KEYS = {
     "consumer_key": "StandinConsumerKey0123456",
@@ -257,7 +258,8 @@ def test_hang_holds_the_request_and_stop_releases_it():
                 errors.put(error)
 
         threading.Thread(target=hung_client, daemon=True).start()
-        time.sleep(0.3)  # let the request reach the stand-in before stopping it
+        # The request reached the stand-in (and met the hang) before it stops.
+        assert wait_until(lambda: srv.faults_left() == 0, TIMEOUT_SECONDS)
     finally:
         started = time.monotonic()
         srv.stop()
@@ -323,6 +325,8 @@ def test_accept_and_hang_stores_the_post_and_never_answers(srv):
     srv.inject("accept_and_hang")
     with pytest.raises(requests.Timeout):
         requests.post(srv.url + "/2/tweets", json={"text": "lost"}, auth=oauth(), timeout=0.5)
+    # The client gave up after 0.5 s, whether or not a busy stand-in had stored it yet.
+    assert srv.wait_for_posts(1, TIMEOUT_SECONDS)
     assert [p.text for p in srv.posts] == ["lost"]
     retry = post(srv, {"text": "lost"})
     assert retry.status_code == 403 and "duplicate" in retry.json()["detail"]
