@@ -49,6 +49,16 @@ def wait_until(predicate, timeout_seconds: float, interval_seconds: float = 0.05
     return bool(predicate())
 
 
+class SteppedClock:
+    """Seconds that only the test moves on (`clock.now += 60`): a Clock's monotonic or wall."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @contextlib.contextmanager
 def refusing_url() -> Iterator[str]:
     """http://127.0.0.1:<port> of a port bound but not listening: connecting is refused.

@@ -20,7 +20,7 @@ from appliance.posting.mastodon_client import (
 )
 from appliance.posting.outcome import Outcome, PostOutcome
 from appliance.tryout.standins.mastodon_server import STANDIN_ACCOUNT_ID, MastodonStandin
-from tests.conftest import wait_until
+from tests.conftest import SteppedClock, wait_until
 from tests.posting.test_bluesky_client import redirecting_to
 from tests.posting.test_x_client import call_within
 
@@ -84,16 +84,6 @@ def test_a_drip_fed_answer_is_abandoned_at_the_total_deadline_and_the_retry_is_s
     again = client.post("slowly answered", KEY)
     assert (again.kind, again.post_id) == ("posted", srv.posts[0].id)
     assert len(srv.posts) == 1
-
-
-class SteppedClock:
-    """Wall seconds that a test moves on."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_retry_after_mastodon_forgot_the_key_finds_the_status_instead_of_posting_again(srv):

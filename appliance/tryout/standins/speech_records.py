@@ -33,6 +33,8 @@ class SessionRecord:
     """Turns finished (end_of_turn sent), not Turn messages."""
     query: str = ""
     """The connection's query string, as the client sent it."""
+    is_stalled: bool = False
+    """It reads and answers nothing more (the stall fault has taken hold)."""
 
 
 @dataclass
@@ -72,8 +74,8 @@ def send_then_close(
         # Ours went out; only the handshake after it failed, which ws.close() ignores too.
 
 
-def stall(ws: ServerConnection, stopping: threading.Event) -> None:
-    """Read nothing more (so no pong goes out) until `stopping` is set; then cut TCP."""
+def stop_reading(ws: ServerConnection) -> None:
+    """Read nothing more, so no pong goes out: the stall fault's half-open connection."""
 
     def swallow(data: bytes | bytearray) -> None:
         pass  # unread, unanswered: as if the peer had vanished
@@ -81,8 +83,6 @@ def stall(ws: ServerConnection, stopping: threading.Event) -> None:
     # websockets answers pings in its reader thread: its input goes nowhere now,
     # (without blocking that thread, which holds the connection's lock meanwhile).
     ws.protocol.receive_data = swallow  # type: ignore[method-assign]
-    stopping.wait()
-    ws.close_socket()
 
 
 class DripSocket:

@@ -10,7 +10,6 @@ import socket
 import ssl
 import struct
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
@@ -21,13 +20,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from appliance.clock import Clock
 from appliance.tryout.standins.speech_faults import CLOSE_ABNORMAL, Faults
 from appliance.tryout.standins.speech_records import (
     DripSocket,
     LiveSession,
     SessionRecord,
     send_then_close,
-    stall,
+    stop_reading,
     truncate_reason,
 )
 from appliance.tryout.standins.speech_session import (
@@ -76,8 +76,9 @@ class SpeechStandin(Faults):
         sessions_per_minute: int | None = 5,
         turn_style: str | None = None,
         tls_context: ssl.SSLContext | None = None,
+        clock: Clock = Clock(),  # noqa: B008 - frozen, never changed
     ) -> None:
-        super().__init__()
+        super().__init__(clock)
         if turn_style is not None and turn_style not in TURN_STYLES:
             raise ValueError(f"turn_style: one of {TURN_STYLES}, not {turn_style!r}")
         self._turn_style = turn_style
@@ -188,7 +189,7 @@ class SpeechStandin(Faults):
     # -- one connection -----------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if now < self._drip_until:
             connection.socket = DripSocket(  # type: ignore[assignment]
                 connection.socket, self._drip_seconds_per_byte, self._stopping
@@ -224,7 +225,7 @@ class SpeechStandin(Faults):
         live = LiveSession(
             SessionRecord(
                 str(uuid.uuid4()),
-                time.time(),
+                self._clock.wall(),
                 None,
                 0.0,
                 None,
@@ -249,7 +250,7 @@ class SpeechStandin(Faults):
             except Exception:
                 log.exception("session %s: closing after the failure failed too", live.record.id)
         finally:
-            self._update(live, closed_at=time.time())
+            self._update(live, closed_at=self._clock.wall())
             record = live.record
             log.info(
                 "session %s closed: code %s %r, %.1f s billed, %.1f s audio, %d turns",
@@ -263,7 +264,7 @@ class SpeechStandin(Faults):
 
     def _refusal_for_new_session(self) -> str | None:
         """Why a new session is refused now (a REFUSALS key), if it is."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._changed:
             if self._refusal is not None and self._refusals_left != 0:
                 if self._refusals_left is not None:
@@ -304,7 +305,7 @@ class SpeechStandin(Faults):
             params,
             self._limits,
             self._script,
-            time.monotonic(),
+            self._clock.monotonic(),
             live.record.opened_at,
             self._turn_style,
         )
@@ -321,7 +322,10 @@ class SpeechStandin(Faults):
                 if kind == "drop":
                     self._drop(ws, live, reason)
                 elif kind == "stall":
-                    stall(ws, self._stopping)
+                    stop_reading(ws)
+                    self._update(live, is_stalled=True)  # a test may now count on it
+                    self._stopping.wait()
+                    ws.close_socket()
                 elif kind == "send":
                     ws.send(reason)
                     continue
@@ -330,16 +334,17 @@ class SpeechStandin(Faults):
                 else:
                     self._execute(ws, live, error_close(code, reason))
                 return
-            timeout = max(0.0, min(POLL_SECONDS, session.seconds_until_expiry(time.monotonic())))
+            left_seconds = session.seconds_until_expiry(self._clock.monotonic())
+            timeout = max(0.0, min(POLL_SECONDS, left_seconds))
             try:
                 message = ws.recv(timeout=timeout)
             except TimeoutError:
-                actions = session.on_tick(time.monotonic())
+                actions = session.on_tick(self._clock.monotonic())
             else:
                 if isinstance(message, bytes):
-                    actions = session.on_audio(message, time.monotonic())
+                    actions = session.on_audio(message, self._clock.monotonic())
                 else:
-                    actions = session.on_text(message, time.monotonic())
+                    actions = session.on_text(message, self._clock.monotonic())
             self._update(live, audio_seconds=session.audio_seconds, turns_sent=session.turns_sent)
             if self._execute(ws, live, actions):
                 return
