@@ -15,10 +15,11 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
+from appliance.clock import Clock
 from appliance.tryout.standins.x_main import main
 from appliance.tryout.standins.x_protocol import weighted_length
 from appliance.tryout.standins.x_server import XStandin
-from tests.conftest import wait_until
+from tests.conftest import SteppedClock, wait_until
 
 KEYS = {
     "consumer_key": "StandinConsumerKey0123456",
@@ -313,12 +314,16 @@ def test_cli_names_a_missing_key_file(tmp_path, capsys):
     assert str(tmp_path / "x_access_token_secret") in capsys.readouterr().err
 
 
-def test_a_fault_for_a_while_answers_every_post_until_it_ends(srv):
-    srv.inject("503", for_seconds=1.0)
-    assert [post(srv, {"text": f"try {n}"}).status_code for n in range(3)] == [503] * 3
-    time.sleep(1.1)
-    assert post(srv, {"text": "back"}).status_code == 201
-    assert [p.text for p in srv.posts] == ["back"]
+def test_a_fault_for_a_while_answers_every_post_until_it_ends():
+    monotonic = SteppedClock(1000.0)  # however long the posts take: the test says when
+    with XStandin(**KEYS, clock=Clock(monotonic=monotonic)) as srv:
+        srv.inject("503", for_seconds=1.0)
+        assert [post(srv, {"text": f"try {n}"}).status_code for n in range(3)] == [503] * 3
+        monotonic.now += 0.9
+        assert post(srv, {"text": "still"}).status_code == 503
+        monotonic.now += 0.1
+        assert post(srv, {"text": "back"}).status_code == 201
+        assert [p.text for p in srv.posts] == ["back"]
 
 
 def test_accept_and_hang_stores_the_post_and_never_answers(srv):
