@@ -107,6 +107,19 @@ def test_an_injected_expired_token_answer_is_refreshed_too(srv):
     assert "com.atproto.server.refreshSession" in srv.requests
 
 
+def test_loading_the_sdk_does_not_count_against_the_deadline(srv, monkeypatch):
+    client = client_for(srv, timeout_seconds=1.0)
+    load = client._sdk_client
+
+    def slow_first_load():
+        if client._sdk is None:
+            time.sleep(1.5)  # the SDK's first import, on a slow or busy machine
+        return load()
+
+    monkeypatch.setattr(client, "_sdk_client", slow_first_load)
+    assert client.post("words", "k-1").kind is Outcome.POSTED
+
+
 def test_429_is_retry_after_the_reset_the_headers_name(srv):
     srv.inject("429", reset_in_seconds=600)
     started = time.time()

@@ -97,7 +97,7 @@ def held_up_then_posted_once(three: ThreeBox, destination: Destination, fault: s
     assert all(three.on[d].wait_for_posts(1, FIRST_POST_SECONDS) for d in others)
     label = destination.label
     held_up = f"Posting to {label} held up: {label} {HELD_UP[fault]}"
-    assert wait_until(lambda: three.saw_status(held_up), 10), three.notices
+    assert wait_until(lambda: three.saw_status(held_up), FIRST_POST_SECONDS), three.notices
     if fault == "429":
         assert wait_until(lambda: three.pattern() is Pattern.RATE_LIMITED, 8)
     assert wait_until(lambda: {e.state for e in three.entries()} == {POSTED}, 20)
@@ -111,7 +111,7 @@ def test_refused_credentials_on_one_say_so_and_the_others_post(three, destinatio
     three.hear("Tweet that my password is wrong somewhere.")
     others = [d for d in Destination if d != destination]
     assert all(three.on[d].wait_for_posts(1, FIRST_POST_SECONDS) for d in others)
-    assert wait_until(lambda: three.rows()[destination].state == FAILED, 10)
+    assert wait_until(lambda: three.rows()[destination].state == FAILED, FIRST_POST_SECONDS)
     assert wait_until(lambda: three.pattern() is Pattern.NOT_AUTHORISED, 5)
     assert wait_until(lambda: three.saw_status(f"Cannot post to {destination.label}: "), 5)
     assert three.on[destination].posts == []
@@ -138,13 +138,13 @@ def test_delete_that_deletes_everywhere_and_stops_what_has_not_gone_out(three):
     three.on[BLUESKY].inject("503", count=1000)  # Bluesky's row is still waiting
     three.hear("Tweet that I regret this.")
     assert all(three.on[d].wait_for_posts(1, FIRST_POST_SECONDS) for d in (X, MASTODON))
-    assert wait_until(lambda: three.rows()[BLUESKY].attempts > 0, 10)
+    assert wait_until(lambda: three.rows()[BLUESKY].attempts > 0, FIRST_POST_SECONDS)
     assert wait_until(lambda: three.daemon.state.last_confirmation, 5)
     three.hear("Delete that.")
     assert wait_until(lambda: three.x.posts == [] and three.on[MASTODON].posts == [], 10)
     assert wait_until(lambda: three.rows()[X].state == DELETED, 5)
     assert wait_until(lambda: three.rows()[MASTODON].state == DELETED, 5)
-    assert wait_until(lambda: three.rows()[BLUESKY].state == DROPPED, 5)
+    assert wait_until(lambda: three.rows()[BLUESKY].state == DROPPED, 20)  # its try ends first
     assert three.on[BLUESKY].posts == []
 
 
