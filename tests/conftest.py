@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,26 @@ def probe_report(code: str, timeout_seconds: float = 100) -> dict:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class SteppedClock:
+    """Seconds that only the test moves on (`clock.now += 60`): a Clock's monotonic or wall."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextlib.contextmanager
+def refusing_url() -> Iterator[str]:
+    """http://127.0.0.1:<port> of a port bound but not listening: connecting is refused.
+    While it is held, no server of another test worker can be given the port (as a
+    stopped server's, or a probed and closed one's, can)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture

@@ -319,6 +319,9 @@ class BlueskyClient:
 
     def _outcome(self, work: Callable[[], PostOutcome]) -> PostOutcome:
         try:
+            # The SDK is loaded before the deadline starts: its first import takes seconds
+            # on a slow or busy machine, which is no answer of Bluesky's to cut off.
+            self._sdk_client()
             outcome = self._guard.run(work)
         except RequestCutOff as error:
             outcome = PostOutcome(

@@ -12,6 +12,9 @@ from appliance.errors import ApplianceError
 
 T = TypeVar("T")
 
+# How often a call past its deadline (or aborted) has its sockets cut again.
+RECUT_SECONDS = 0.05
+
 
 class SocketTracker:
     """The sockets a session has open, so that a watcher can cut a request off.
@@ -82,11 +85,11 @@ class DeadlineGuard:
         """
         if self._aborted.is_set():
             raise RequestCutOff("not sent: the daemon is stopping")
-        finished, cut = threading.Event(), threading.Event()
+        finished, cut, done = threading.Event(), threading.Event(), threading.Event()
         with self._lock:
             self._in_flight.add(finished)
         watcher = threading.Thread(
-            target=self._watch, args=(finished, cut), name=self.name, daemon=True
+            target=self._watch, args=(finished, cut, done), name=self.name, daemon=True
         )
         watcher.start()
         try:
@@ -99,6 +102,7 @@ class DeadlineGuard:
             with self._lock:
                 self._in_flight.discard(finished)
             finished.set()
+            done.set()
             watcher.join()
         if cut.is_set():  # an answer cut short can still parse as a complete one
             if discard is not None:
@@ -111,9 +115,17 @@ class DeadlineGuard:
             return RequestCutOff("cut off: the daemon is stopping")
         return RequestCutOff(f"cut off: no whole answer within {self.total_seconds:g} s")
 
-    def _watch(self, finished: threading.Event, cut: threading.Event) -> None:
-        # Set when the call ends, or by abort(); a timeout means the deadline passed.
+    def _watch(
+        self, finished: threading.Event, cut: threading.Event, done: threading.Event
+    ) -> None:
+        # finished: set when the call ends, or by abort() (a timeout means the deadline
+        # passed); done: set only when the call ends.
         if finished.wait(self.total_seconds) and not self._aborted.is_set():
             return
         cut.set()
-        self.tracker.cut()
+        # Again until the call returns: a socket it opens later (its start was slow: a
+        # cold import, a thread a busy machine kept waiting) would otherwise run unbounded.
+        while True:
+            self.tracker.cut()
+            if done.wait(RECUT_SECONDS):
+                return

@@ -6,7 +6,6 @@ import dataclasses
 import http.server
 import inspect
 import queue
-import socket
 import textwrap
 import threading
 import time
@@ -27,7 +26,7 @@ from appliance.posting.x_client import (
 )
 from appliance.posting.x_transport import RedirectingSession, UnredirectedRequest
 from appliance.tryout.standins.x_server import XStandin
-from tests.conftest import wait_until
+from tests.conftest import refusing_url, wait_until
 
 CREDENTIALS = XCredentials(
     consumer_key="ClientConsumerKey01234567",
@@ -160,11 +159,9 @@ def test_a_hung_request_becomes_a_retry_within_the_timeout(srv):
 
 
 def test_an_unreachable_server_is_a_retry():
-    with socket.socket() as probe:  # a port nobody listens on once closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = make_client(f"http://127.0.0.1:{port}", CREDENTIALS, 2.0)
-    outcome = XPoster(client).post("anyone there?")
+    with refusing_url() as url:
+        client = make_client(url, CREDENTIALS, 2.0)
+        outcome = XPoster(client).post("anyone there?")
     assert (outcome.kind, outcome.needs_user) == ("retry", False)
     assert "ConnectionError" in outcome.detail
     assert_no_secret(outcome)

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -81,8 +80,9 @@ def test_kill_9_while_posting_then_restart_posts_exactly_once(fault, speak, tmp_
         box.say(speak(SENTENCE))
         assert wait_until(lambda: entry_states(box) == [SENDING], 40), log_path.read_text()
         assert wait_until(lambda: box.x.faults_left() == 0, 20)  # the request is on the wire
-        time.sleep(0.3)  # ... and the stand-in stored it, for "accept_and_hang"
-        assert len(box.x.posts) == (1 if fault == "accept_and_hang" else 0)
+        # ... and, for "accept_and_hang", stored (after checking its signature: no fixed time).
+        stored = 1 if fault == "accept_and_hang" else 0
+        assert wait_until(lambda: len(box.x.posts) == stored, 20), box.x.posts
         daemons[0].send_signal(signal.SIGKILL)
         daemons[0].wait(10)
 
@@ -151,10 +151,16 @@ def test_kill_9_while_one_destination_hangs_then_each_has_exactly_one_post(
         assert wait_until(lambda: states(box) == expected, 40), log_path.read_text()
         # The request reached the stand-in (Bluesky's SDK may still be loading otherwise).
         assert wait_until(lambda: standins[hanging].faults_left() == 0, 20)
-        time.sleep(0.3)  # ... and the stand-in stored it, for "accept_and_hang"
-        assert len(standins[hanging].posts) == (1 if fault == "accept_and_hang" else 0)
+        # ... and, for "accept_and_hang", stored (after checking the request: no fixed time).
+        stored = 1 if fault == "accept_and_hang" else 0
+        assert wait_until(lambda: len(standins[hanging].posts) == stored, 20)
         daemons[0].send_signal(signal.SIGKILL)
         daemons[0].wait(10)
+        # What the first run sent: on a busy machine it may itself have retried an answer
+        # that came too late, so the restart is judged by what it adds.
+        bluesky, mastodon = standins[Destination.BLUESKY], standins[Destination.MASTODON]
+        creates_before = bluesky.requests.count("com.atproto.repo.createRecord")
+        statuses_before = len(mastodon_status_keys(mastodon))
 
         daemons.append(start_daemon(box, log_path))
         done = dict.fromkeys(Destination, POSTED)
@@ -167,21 +173,19 @@ def test_kill_9_while_one_destination_hangs_then_each_has_exactly_one_post(
 
         # How each made the retry safe. Bluesky: the record key follows from the row's
         # key, so the retry asks for the same record (and finds it if it was stored).
-        bluesky = standins[Destination.BLUESKY]
         assert [post.rkey for post in bluesky.posts] == [
             record_key(post_key(box, Destination.BLUESKY))
         ]
-        creates = bluesky.requests.count("com.atproto.repo.createRecord")
-        assert creates == (2 if hanging == Destination.BLUESKY else 1)
+        creates = bluesky.requests.count("com.atproto.repo.createRecord") - creates_before
+        assert (creates > 0) == (hanging == Destination.BLUESKY)  # only the unanswered again
         rows = rows_by_destination(box)
         if (hanging, fault) == (Destination.BLUESKY, "accept_and_hang"):
             assert "com.atproto.repo.getRecord" in bluesky.requests
             assert rows[hanging].post_id == bluesky.posts[0].uri
         # Mastodon: every attempt carries the row's key as its Idempotency-Key.
-        mastodon = standins[Destination.MASTODON]
-        attempts = 2 if hanging == Destination.MASTODON else 1
-        key = post_key(box, Destination.MASTODON)
-        assert mastodon_status_keys(mastodon) == [key] * attempts
+        keys = mastodon_status_keys(mastodon)
+        assert keys == [post_key(box, Destination.MASTODON)] * len(keys)
+        assert (len(keys) > statuses_before) == (hanging == Destination.MASTODON)
         assert rows[Destination.MASTODON].post_id == mastodon.posts[0].id
     finally:
         stop_all(daemons)

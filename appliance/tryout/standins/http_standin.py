@@ -6,11 +6,12 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, Self, TypeVar
+
+from appliance.clock import Clock
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")  # what a stand-in keeps of one post
@@ -111,8 +112,9 @@ class LoopbackStandin(Generic[P]):
     fault_kinds: tuple[str, ...] = ()
     fault_options: dict[str, set[str]] = {}  # read only
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, clock: Clock = Clock()) -> None:  # noqa: B008 - frozen
         self._address = (host, port)
+        self._monotonic = clock.monotonic  # when a fault injected for_seconds ends
         self._lock = threading.Lock()
         self._posts_changed = threading.Condition(self._lock)
         self._posts: dict[str, P] = {}  # by id, in the order they came
@@ -203,7 +205,7 @@ class LoopbackStandin(Generic[P]):
             raise ValueError("count must be at least 1")
         with self._lock:
             if for_seconds is not None:
-                self._timed_fault = (kind, dict(kw), time.monotonic() + for_seconds)
+                self._timed_fault = (kind, dict(kw), self._monotonic() + for_seconds)
             else:
                 self._faults.extend([(kind, dict(kw))] * count)
 
@@ -225,7 +227,7 @@ class LoopbackStandin(Generic[P]):
         with self._lock:
             if self._timed_fault is not None:
                 kind, kw, until = self._timed_fault
-                if time.monotonic() >= until:
+                if self._monotonic() >= until:
                     self._timed_fault = None
                 elif applies(kw):
                     return kind, kw

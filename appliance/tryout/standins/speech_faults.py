@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-import time
 
+from appliance.clock import Clock
 from appliance.tryout.standins.speech_records import LiveSession
 from appliance.tryout.standins.speech_session import REFUSALS
 
@@ -14,7 +14,8 @@ CLOSE_ABNORMAL = 1006  # no close frame: what websockets reports for a cut conne
 class Faults:
     """The stand-in's fault switches and the live sessions they reach (its base class)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock  # when a timed fault ends, and the sessions' times
         self._changed = threading.Condition()  # guards _sessions; notified on every change
         self._sessions: list[LiveSession] = []
         self.refused_opens = 0
@@ -45,7 +46,7 @@ class Faults:
 
     def refuse_for(self, seconds: float) -> None:
         """Fault: an outage. Handshakes are answered 503 for this long."""
-        self._refuse_until = time.monotonic() + seconds
+        self._refuse_until = self._clock.monotonic() + seconds
 
     def refuse_sessions(self, kind: str | None, count: int | None = None) -> None:
         """Fault: new connections are refused with Error 1008 and close 1008, for this
@@ -59,7 +60,7 @@ class Faults:
         """Fault: for this long, every handshake answer (and token answer) is sent one
         byte every `seconds_per_byte`: a slow server no per-read timeout notices."""
         self._drip_seconds_per_byte = seconds_per_byte
-        self._drip_until = time.monotonic() + for_seconds
+        self._drip_until = self._clock.monotonic() + for_seconds
 
     def set_reply_delay(self, seconds: float) -> None:
         """Fault: slow answers. Every message a session sends waits this long first."""

@@ -1,11 +1,16 @@
-"""What the speech stand-in keeps of each session, and the slow socket of its drip fault."""
+"""The speech stand-in's session records and its socket-level moves: close, stall, drip."""
 
 from __future__ import annotations
 
+import json
 import queue
 import socket
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
 
 from appliance.tryout.standins.speech_session import MAX_CLOSE_REASON_BYTES
 
@@ -28,6 +33,8 @@ class SessionRecord:
     """Turns finished (end_of_turn sent), not Turn messages."""
     query: str = ""
     """The connection's query string, as the client sent it."""
+    is_stalled: bool = False
+    """It reads and answers nothing more (the stall fault has taken hold)."""
 
 
 @dataclass
@@ -40,6 +47,42 @@ class LiveSession:
 
 def truncate_reason(reason: str) -> str:
     return reason.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+def send_then_close(
+    ws: ServerConnection, messages: Sequence[dict[str, object]], code: int, reason: str
+) -> None:
+    """Send the messages and the close in one write, as the service's arrive together.
+
+    A client may close as soon as it reads the Error (the official SDK closes 1000 on
+    it): sent one frame at a time, a slow moment between them let that close cross ours,
+    and a session the stand-in expired ended as the client's 1000, not 3008. Raises
+    ConnectionClosed if the client's close came first.
+    """
+    try:
+        # send_context holds the connection's lock, so its reader cannot take in (and
+        # answer) the client's close between these frames; it writes them on exit and
+        # then waits for the closing handshake, as ws.close() does.
+        with ws.send_context():
+            for message in messages:
+                ws.protocol.send_text(json.dumps(message).encode())
+            ws.protocol.send_close(code, reason)
+    except ConnectionClosed:
+        sent = ws.protocol.close_sent
+        if sent is None or sent.code != code:
+            raise
+        # Ours went out; only the handshake after it failed, which ws.close() ignores too.
+
+
+def stop_reading(ws: ServerConnection) -> None:
+    """Read nothing more, so no pong goes out: the stall fault's half-open connection."""
+
+    def swallow(data: bytes | bytearray) -> None:
+        pass  # unread, unanswered: as if the peer had vanished
+
+    # websockets answers pings in its reader thread: its input goes nowhere now,
+    # (without blocking that thread, which holds the connection's lock meanwhile).
+    ws.protocol.receive_data = swallow  # type: ignore[method-assign]
 
 
 class DripSocket:

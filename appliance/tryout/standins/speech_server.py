@@ -10,7 +10,6 @@ import socket
 import ssl
 import struct
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
@@ -21,11 +20,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from appliance.clock import Clock
 from appliance.tryout.standins.speech_faults import CLOSE_ABNORMAL, Faults
 from appliance.tryout.standins.speech_records import (
     DripSocket,
     LiveSession,
     SessionRecord,
+    send_then_close,
+    stop_reading,
     truncate_reason,
 )
 from appliance.tryout.standins.speech_session import (
@@ -40,6 +42,7 @@ from appliance.tryout.standins.speech_session import (
     Action,
     Close,
     ParamError,
+    Send,
     SessionLimits,
     StreamSession,
     error_close,
@@ -73,8 +76,9 @@ class SpeechStandin(Faults):
         sessions_per_minute: int | None = 5,
         turn_style: str | None = None,
         tls_context: ssl.SSLContext | None = None,
+        clock: Clock = Clock(),  # noqa: B008 - frozen, never changed
     ) -> None:
-        super().__init__()
+        super().__init__(clock)
         if turn_style is not None and turn_style not in TURN_STYLES:
             raise ValueError(f"turn_style: one of {TURN_STYLES}, not {turn_style!r}")
         self._turn_style = turn_style
@@ -185,7 +189,7 @@ class SpeechStandin(Faults):
     # -- one connection -----------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if now < self._drip_until:
             connection.socket = DripSocket(  # type: ignore[assignment]
                 connection.socket, self._drip_seconds_per_byte, self._stopping
@@ -221,7 +225,7 @@ class SpeechStandin(Faults):
         live = LiveSession(
             SessionRecord(
                 str(uuid.uuid4()),
-                time.time(),
+                self._clock.wall(),
                 None,
                 0.0,
                 None,
@@ -246,7 +250,7 @@ class SpeechStandin(Faults):
             except Exception:
                 log.exception("session %s: closing after the failure failed too", live.record.id)
         finally:
-            self._update(live, closed_at=time.time())
+            self._update(live, closed_at=self._clock.wall())
             record = live.record
             log.info(
                 "session %s closed: code %s %r, %.1f s billed, %.1f s audio, %d turns",
@@ -260,7 +264,7 @@ class SpeechStandin(Faults):
 
     def _refusal_for_new_session(self) -> str | None:
         """Why a new session is refused now (a REFUSALS key), if it is."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._changed:
             if self._refusal is not None and self._refusals_left != 0:
                 if self._refusals_left is not None:
@@ -301,7 +305,7 @@ class SpeechStandin(Faults):
             params,
             self._limits,
             self._script,
-            time.monotonic(),
+            self._clock.monotonic(),
             live.record.opened_at,
             self._turn_style,
         )
@@ -318,7 +322,10 @@ class SpeechStandin(Faults):
                 if kind == "drop":
                     self._drop(ws, live, reason)
                 elif kind == "stall":
-                    self._stall(ws)
+                    stop_reading(ws)
+                    self._update(live, is_stalled=True)  # a test may now count on it
+                    self._stopping.wait()
+                    ws.close_socket()
                 elif kind == "send":
                     ws.send(reason)
                     continue
@@ -327,54 +334,58 @@ class SpeechStandin(Faults):
                 else:
                     self._execute(ws, live, error_close(code, reason))
                 return
-            timeout = max(0.0, min(POLL_SECONDS, session.seconds_until_expiry(time.monotonic())))
+            left_seconds = session.seconds_until_expiry(self._clock.monotonic())
+            timeout = max(0.0, min(POLL_SECONDS, left_seconds))
             try:
                 message = ws.recv(timeout=timeout)
             except TimeoutError:
-                actions = session.on_tick(time.monotonic())
+                actions = session.on_tick(self._clock.monotonic())
             else:
                 if isinstance(message, bytes):
-                    actions = session.on_audio(message, time.monotonic())
+                    actions = session.on_audio(message, self._clock.monotonic())
                 else:
-                    actions = session.on_text(message, time.monotonic())
+                    actions = session.on_text(message, self._clock.monotonic())
             self._update(live, audio_seconds=session.audio_seconds, turns_sent=session.turns_sent)
             if self._execute(ws, live, actions):
                 return
 
     def _execute(self, ws: ServerConnection, live: LiveSession, actions: Sequence[Action]) -> bool:
         """Carry out the actions; True once the connection has been closed."""
+        close = actions[-1] if actions else None
+        if isinstance(close, Close):
+            self._close_with(ws, live, [a for a in actions[:-1] if isinstance(a, Send)], close)
+            return True
         for action in actions:
-            if self._reply_delay_seconds:
-                self._stopping.wait(self._reply_delay_seconds)
-            if isinstance(action, Close):
-                reason = truncate_reason(action.reason)
-                self._update(live, close_code=action.code, close_reason=reason)
-                log.info("session %s: closing %d %r", live.record.id, action.code, reason)
-                ws.close(action.code, reason)
-                return True
-            ws.send(json.dumps(action.message))
-            if action.message.get("type") == "Turn":
-                log.info(
-                    "session %s: turn %s%s%s %r",
-                    live.record.id,
-                    action.message["turn_order"],
-                    " end" if action.message["end_of_turn"] else " partial",
-                    " formatted" if action.message["turn_is_formatted"] else "",
-                    action.message["transcript"],
-                )
+            if isinstance(action, Send):
+                if self._reply_delay_seconds:
+                    self._stopping.wait(self._reply_delay_seconds)
+                self._log_turn(live, action)
+                ws.send(json.dumps(action.message))
         return False
 
-    def _stall(self, ws: ServerConnection) -> None:
-        """Read nothing more (so no pong goes out) until the stand-in stops; then cut TCP."""
+    def _close_with(
+        self, ws: ServerConnection, live: LiveSession, messages: Sequence[Send], close: Close
+    ) -> None:
+        """Record the close, then send the messages and the close in one write."""
+        if self._reply_delay_seconds:
+            self._stopping.wait(self._reply_delay_seconds * (len(messages) + 1))
+        for message in messages:
+            self._log_turn(live, message)
+        reason = truncate_reason(close.reason)
+        self._update(live, close_code=close.code, close_reason=reason)
+        log.info("session %s: closing %d %r", live.record.id, close.code, reason)
+        send_then_close(ws, [message.message for message in messages], close.code, reason)
 
-        def swallow(data: bytes | bytearray) -> None:
-            pass  # unread, unanswered: as if the peer had vanished
-
-        # websockets answers pings in its reader thread: its input goes nowhere now,
-        # (without blocking that thread, which holds the connection's lock meanwhile).
-        ws.protocol.receive_data = swallow  # type: ignore[method-assign]
-        self._stopping.wait()
-        ws.close_socket()
+    def _log_turn(self, live: LiveSession, action: Send) -> None:
+        if action.message.get("type") == "Turn":
+            log.info(
+                "session %s: turn %s%s%s %r",
+                live.record.id,
+                action.message["turn_order"],
+                " end" if action.message["end_of_turn"] else " partial",
+                " formatted" if action.message["turn_is_formatted"] else "",
+                action.message["transcript"],
+            )
 
     def _drop(self, ws: ServerConnection, live: LiveSession, reason: str) -> None:
         self._update(live, close_code=CLOSE_ABNORMAL, close_reason=reason)
@@ -385,6 +396,3 @@ class SpeechStandin(Faults):
         except OSError:
             pass
         ws.close_socket()
-
-
-# -- command line -------------------------------------------------------------------

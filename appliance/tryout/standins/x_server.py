@@ -9,6 +9,7 @@ from typing import Any
 
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
+from appliance.clock import Clock
 from appliance.tryout.standins.http_standin import JsonHandler, LoopbackStandin, read_body
 from appliance.tryout.standins.x_account import XAccount
 from appliance.tryout.standins.x_protocol import (
@@ -47,11 +48,12 @@ class XStandin(LoopbackStandin[StandinPost]):
         access_token_secret: str,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Clock = Clock(),  # noqa: B008 - frozen, never changed
     ) -> None:
         keys = (consumer_key, consumer_secret, access_token, access_token_secret)
         self._validator = _Validator(keys)
         self._endpoint = SignatureOnlyEndpoint(self._validator)
-        super().__init__(host, port)
+        super().__init__(host, port, clock)
         self.account = XAccount()  # holds the posts: the base class's stay empty
 
     # ---- what tests and the CLI look at ------------------------------------------

@@ -180,6 +180,7 @@ def test_accept_and_hang_stores_the_post_but_never_answers(srv):
             headers={"Authorization": f"Bearer {session['accessJwt']}"},
             timeout=0.5,
         )
+    assert srv.wait_for_posts(1, 5)  # it stores once it has checked the request, however late
     assert len(srv.posts) == 1
 
 

@@ -202,6 +202,7 @@ def test_accept_and_hang_stores_the_status_and_never_answers(srv):
     srv.inject("accept_and_hang")
     with pytest.raises(requests.Timeout):
         post_with_timeout(srv, "kept", 0.5)
+    assert srv.wait_for_posts(1, 5)  # it stores once it has checked the request, however late
     assert [s.text for s in srv.posts] == ["kept"]
 
 

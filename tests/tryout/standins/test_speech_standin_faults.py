@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import websocket
 from websocket import ABNF
 
+from appliance.clock import Clock
 from appliance.tryout.standins.speech_server import SpeechStandin
+from tests.conftest import SteppedClock, wait_until
 from tests.tryout.standins.test_speech_standin import KEY, QUERY, connect, errored, make_standin  # noqa: F401
 
 TIMEOUT_SECONDS = 5.0
@@ -31,12 +31,16 @@ def test_more_new_sessions_per_minute_than_allowed_are_refused(make_standin):  #
 
 
 def test_an_outage_answers_503_then_ends(make_standin):  # noqa: F811
-    srv = make_standin()
+    monotonic = SteppedClock(1000.0)  # the handshakes may take their time: its own clock
+    srv = make_standin(clock=Clock(monotonic=monotonic))
     srv.refuse_for(0.5)
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         raw(srv)
     assert refused.value.status_code == 503
-    threading.Event().wait(0.6)
+    monotonic.now += 0.4
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        raw(srv)
+    monotonic.now += 0.1
     ws = raw(srv)
     assert '"Begin"' in ws.recv()
     ws.close()
@@ -50,7 +54,7 @@ def test_a_stalled_session_answers_no_ping_and_keeps_tcp_open(make_standin):  # 
     opcode, frame = ws.recv_data_frame(True)
     assert opcode == ABNF.OPCODE_PONG
     srv.stall_all()
-    threading.Event().wait(0.2)  # the fault is picked up within one 50 ms poll
+    assert wait_until(lambda: srv.sessions[0].is_stalled, TIMEOUT_SECONDS)
     ws.ping(b"after")
     ws.settimeout(1.0)
     with pytest.raises(websocket.WebSocketTimeoutException):

@@ -95,14 +95,20 @@ def test_the_sdk_receives_each_1008_refusal_as_an_error_with_its_message(refusal
     assert [(e.code, str(e)) for e in errors][:1] == [(1008, REFUSALS[refusal])]
 
 
-def test_the_sdk_sees_expiry_as_error_3008():
+# The SDK closes 1000 as soon as it reads the Error. The stand-in's Error, Termination and
+# close go out in one write, as the service's arrive, so however slowly it answers (each
+# message 0.2 s late) that close cannot cross the 3008.
+@pytest.mark.parametrize("reply_delay_seconds", [0.0, 0.2])
+def test_the_sdk_sees_expiry_as_error_3008(reply_delay_seconds):
     with SpeechStandin(api_key=KEY, session_max_seconds=1.0) as standin:
         client, _, errors, began = sdk_session(standin)
         try:
             assert began.wait(5)
+            standin.set_reply_delay(reply_delay_seconds)
             stream(client, bytes(32000 * 2))
         finally:
             client.disconnect(terminate=False)
+        assert standin.wait_for_closed(10)
         assert standin.sessions[0].close_code == 3008
     assert [e.code for e in errors][:1] == [3008]
 

@@ -15,9 +15,11 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
+from appliance.clock import Clock
 from appliance.tryout.standins.x_main import main
 from appliance.tryout.standins.x_protocol import weighted_length
 from appliance.tryout.standins.x_server import XStandin
+from tests.conftest import SteppedClock, wait_until
 
 KEYS = {
     "consumer_key": "StandinConsumerKey0123456",
@@ -132,9 +134,12 @@ def test_a_replayed_request_is_rejected(srv):
 
 
 def test_a_reused_nonce_is_rejected_even_when_freshly_signed(srv):
-    nonce = "fixed-nonce-0123456789"
-    assert post(srv, {"text": "first"}, oauth(nonce=nonce)).status_code == 201
-    assert post(srv, {"text": "second"}, oauth(nonce=nonce)).status_code == 401
+    # A nonce is unique per timestamp (RFC 5849 section 3.3): the replay reuses both, or
+    # a second between the two posts would make it a new request.
+    nonce, timestamp = "fixed-nonce-0123456789", str(int(time.time()))
+    assert post(srv, {"text": "first"}, oauth(nonce=nonce, timestamp=timestamp)).status_code == 201
+    second = post(srv, {"text": "second"}, oauth(nonce=nonce, timestamp=timestamp))
+    assert second.status_code == 401
 
 
 def test_an_old_timestamp_is_rejected(srv):
@@ -257,7 +262,8 @@ def test_hang_holds_the_request_and_stop_releases_it():
                 errors.put(error)
 
         threading.Thread(target=hung_client, daemon=True).start()
-        time.sleep(0.3)  # let the request reach the stand-in before stopping it
+        # The request reached the stand-in (and met the hang) before it stops.
+        assert wait_until(lambda: srv.faults_left() == 0, TIMEOUT_SECONDS)
     finally:
         started = time.monotonic()
         srv.stop()
@@ -311,18 +317,24 @@ def test_cli_names_a_missing_key_file(tmp_path, capsys):
     assert str(tmp_path / "x_access_token_secret") in capsys.readouterr().err
 
 
-def test_a_fault_for_a_while_answers_every_post_until_it_ends(srv):
-    srv.inject("503", for_seconds=1.0)
-    assert [post(srv, {"text": f"try {n}"}).status_code for n in range(3)] == [503] * 3
-    time.sleep(1.1)
-    assert post(srv, {"text": "back"}).status_code == 201
-    assert [p.text for p in srv.posts] == ["back"]
+def test_a_fault_for_a_while_answers_every_post_until_it_ends():
+    monotonic = SteppedClock(1000.0)  # however long the posts take: the test says when
+    with XStandin(**KEYS, clock=Clock(monotonic=monotonic)) as srv:
+        srv.inject("503", for_seconds=1.0)
+        assert [post(srv, {"text": f"try {n}"}).status_code for n in range(3)] == [503] * 3
+        monotonic.now += 0.9
+        assert post(srv, {"text": "still"}).status_code == 503
+        monotonic.now += 0.1
+        assert post(srv, {"text": "back"}).status_code == 201
+        assert [p.text for p in srv.posts] == ["back"]
 
 
 def test_accept_and_hang_stores_the_post_and_never_answers(srv):
     srv.inject("accept_and_hang")
     with pytest.raises(requests.Timeout):
         requests.post(srv.url + "/2/tweets", json={"text": "lost"}, auth=oauth(), timeout=0.5)
+    # The client gave up after 0.5 s, whether or not a busy stand-in had stored it yet.
+    assert srv.wait_for_posts(1, TIMEOUT_SECONDS)
     assert [p.text for p in srv.posts] == ["lost"]
     retry = post(srv, {"text": "lost"})
     assert retry.status_code == 403 and "duplicate" in retry.json()["detail"]
