@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from appliance.core.events import LinkCause
@@ -61,6 +61,7 @@ def test_opens_per_minute_are_limited():
     assert next_open_at([0.0, 1.0, 2.0, 3.0], 61.0, 4) == 61.0
 
 
+@example(gaps=[0.3384249320227222, 0.14908404843203685, 1.0, 0, 0, 0, 0, 0, 1.0], limit=6)
 @given(st.lists(st.floats(0, 1), max_size=30), st.integers(1, 6))
 def test_a_loop_that_obeys_the_limiter_never_exceeds_it(gaps, limit):
     opens, now = [], 0.0
