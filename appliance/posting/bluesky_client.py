@@ -25,7 +25,13 @@ from appliance.core.destinations import Destination
 from appliance.errors import ApplianceError
 from appliance.posting.bluesky_transport import tracking_transport
 from appliance.posting.deadline import DeadlineGuard, RequestCutOff
-from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
+from appliance.posting.outcome import (
+    SHORTEST_REDACTED_CHARS,
+    AccountCheck,
+    Outcome,
+    PostOutcome,
+    error_text,
+)
 
 POST_COLLECTION = "app.bsky.feed.post"
 MIN_RETRY_AFTER_SECONDS = 1.0
@@ -40,7 +46,6 @@ _APP_PASSWORD_HINT = (
     "password in Bluesky under Settings > Privacy and security > App passwords"
 )
 _AUTH_ERRORS = ("AuthenticationRequired", "InvalidToken", "AuthMissing")
-_SHORTEST_REDACTED_CHARS = 8
 _DEFAULT_CLOCK = Clock()
 T = TypeVar("T")
 
@@ -352,19 +357,24 @@ class BlueskyClient:
             return PostOutcome(Outcome.RETRY, detail=f"Bluesky did not answer in time ({kind}).")
         if kind == "NetworkError" or isinstance(error, OSError):
             cause = error.__cause__ or error
-            said = f"{type(cause).__name__}: {str(cause)[:200]}"
+            said = f"{type(cause).__name__}: {error_text(cause, self._secrets())}"
             return PostOutcome(Outcome.RETRY, detail=f"Could not reach Bluesky ({said}).")
-        detail = f"Unexpected {kind} while talking to Bluesky: {error}"[:300]
+        detail = (
+            f"Unexpected {kind} while talking to Bluesky: {error_text(error, self._secrets(), 250)}"
+        )
         return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
 
-    def _redacted(self, outcome: PostOutcome) -> PostOutcome:
-        # Belt and braces: no message we build holds a secret, but an exception's text might.
+    def _secrets(self) -> list[str]:
         secrets = [self._app_password]
         if self._session is not None:
             secrets += [self._session.access_jwt, self._session.refresh_jwt]
+        return secrets
+
+    def _redacted(self, outcome: PostOutcome) -> PostOutcome:
+        # Belt and braces: no message we build holds a secret, but an exception's text might.
         detail = outcome.detail
-        for secret in secrets:
-            if secret and len(secret) >= _SHORTEST_REDACTED_CHARS:
+        for secret in self._secrets():
+            if secret and len(secret) >= SHORTEST_REDACTED_CHARS:
                 detail = detail.replace(secret, "[redacted]")
         return outcome if detail == outcome.detail else replace(outcome, detail=detail)
 

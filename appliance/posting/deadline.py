@@ -61,6 +61,11 @@ class DeadlineGuard:
     server sending a byte a second never trips them), so a watcher thread shuts the
     call's sockets down (those `tracker` holds) when the deadline passes or abort() is
     called: the blocked read wakes at once, with an error.
+
+    The tracker holds the client's sockets, not one call's: once a call is past its
+    deadline, every socket of the client is cut until that call returns. So a guard
+    serves one call at a time, as each client does (its poster's thread alone uses it;
+    doctor builds its own).
     """
 
     def __init__(self, total_seconds: float, name: str = "request-deadline") -> None:

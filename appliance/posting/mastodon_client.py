@@ -15,7 +15,7 @@ import requests
 from appliance.clock import Clock
 from appliance.core.destinations import Destination
 from appliance.core.mastodon_text import DEFAULT_MAX_CHARACTERS
-from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
+from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome, error_text
 from appliance.posting.x_transport import RedirectingSession, RequestAbandoned
 
 # docs.joinmastodon.org/methods/statuses/#create: "Idempotency keys are stored for up to
@@ -252,11 +252,11 @@ class MastodonClient:
                 return PostOutcome(
                     Outcome.RETRY, detail=f"Mastodon did not answer in time ({name})."
                 )
-            return PostOutcome(
-                Outcome.RETRY, detail=f"Could not reach Mastodon ({name}: {str(cause)[:200]})."
-            )
+            text = error_text(cause or error, [self._access_token])
+            return PostOutcome(Outcome.RETRY, detail=f"Could not reach Mastodon ({name}: {text}).")
         name = type(error).__name__
-        detail = f"Unexpected {name} while talking to Mastodon: {error}"[:300]
+        text = error_text(error, [self._access_token], 250)
+        detail = f"Unexpected {name} while talking to Mastodon: {text}"
         return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
 
     def _redacted(self, outcome: PostOutcome) -> PostOutcome:

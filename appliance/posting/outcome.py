@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+SHORTEST_REDACTED_CHARS = 8  # real keys are 25-50 characters; shorter ones would mangle prose
 
 
 class Outcome(enum.StrEnum):
@@ -39,3 +42,13 @@ class AccountCheck:
     is_ok: bool
     detail: str  # e.g. "signed in as @me.bsky.social"; or what is wrong and how to fix it
     needs_user: bool = False  # credentials refused: the user must fix them
+
+
+def error_text(error: BaseException, secrets: Iterable[str], limit_chars: int = 200) -> str:
+    """An exception's text for a status line or the journal: each secret redacted first,
+    then cut to `limit_chars` (cut first, a key across the cut would show in part)."""
+    said = str(error)
+    for secret in secrets:
+        if secret and len(secret) >= SHORTEST_REDACTED_CHARS:
+            said = said.replace(secret, "[redacted]")
+    return said[:limit_chars]

@@ -220,7 +220,7 @@ class Poster:
         tried_since: X's duplicate refusal, Bluesky's record key, Mastodon's
         Idempotency-Key)."""
         try:
-            return call()
+            outcome = call()
         except Exception as error:  # noqa: BLE001 - no client's error may end this thread
             problem = f"{type(error).__name__} while {action} {self._label}"
             if f"{problem}: {error}" != self._last_fault:
@@ -235,6 +235,18 @@ class Poster:
             # The exception's text stays in the (redacted) journal: it may hold a key.
             detail = f"Unexpected {problem} (the journal says more)"
             return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
+        if outcome.is_fault and outcome.detail != self._last_fault:
+            # A fault the client caught itself (its "Unexpected ..." answer): logged once
+            # too, as an error, not only as each retry's warning.
+            self._last_fault = outcome.detail
+            log.error(
+                "%s (while %s %s)",
+                outcome.detail.rstrip("."),
+                action,
+                self._label,
+                extra=self._fields("client_fault", entry_id),
+            )
+        return outcome
 
     def _find_post(self, entry: Entry) -> str:
         """Our post of the row's text, if the destination has it; "" when unsure."""

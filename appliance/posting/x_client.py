@@ -12,14 +12,19 @@ import tweepy
 
 from appliance.core import x_links
 from appliance.core.destinations import Destination
-from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
+from appliance.posting.outcome import (
+    SHORTEST_REDACTED_CHARS,
+    AccountCheck,
+    Outcome,
+    PostOutcome,
+    error_text,
+)
 from appliance.posting.x_keys import X_KEYS
 from appliance.posting.x_transport import RedirectingSession, RequestAbandoned
 
 MIN_RETRY_AFTER_SECONDS = 1.0
 FIND_POST_MAX_RESULTS = 5  # the least GET /2/users/:id/tweets accepts
 FIND_POST_SLACK_SECONDS = 300.0
-_SHORTEST_REDACTED_CHARS = 8  # real keys are 25-50 characters; shorter ones would mangle prose
 _KEYS_HINT = (
     f"check the four X keys ({', '.join(X_KEYS)}); if they look right, regenerate the "
     "access token and secret in the X developer portal"
@@ -122,7 +127,7 @@ class XPoster:
         self._clock = clock  # unix seconds, as X's reset headers are
         keys = [client.consumer_key, client.consumer_secret]
         keys += [client.access_token, client.access_token_secret]
-        self._secrets = [k for k in keys if k and len(k) >= _SHORTEST_REDACTED_CHARS]
+        self._secrets = [k for k in keys if k and len(k) >= SHORTEST_REDACTED_CHARS]
         self._user_id = ""  # looked up once, when first needed
 
     def abort(self) -> None:
@@ -214,10 +219,13 @@ class XPoster:
             return PostOutcome(Outcome.RETRY, detail=f"X did not answer in time ({name}).")
         if isinstance(error, requests.RequestException):
             return PostOutcome(
-                Outcome.RETRY, detail=f"Could not reach X ({name}: {str(error)[:200]})."
+                Outcome.RETRY, detail=f"Could not reach X ({name}: {self._said(error)})."
             )
-        detail = f"Unexpected {name} while talking to X: {error}"[:300]
+        detail = f"Unexpected {name} while talking to X: {self._said(error, 250)}"
         return PostOutcome(Outcome.RETRY, detail=detail, is_fault=True)
+
+    def _said(self, error: BaseException, limit_chars: int = 200) -> str:
+        return error_text(error, self._secrets, limit_chars)
 
     def _redacted(self, outcome: PostOutcome) -> PostOutcome:
         # Belt and braces: no message we build holds a key, but an exception's text might.

@@ -16,7 +16,7 @@ from appliance.clock import Clock
 from appliance.core.destinations import Destination
 from appliance.errors import ConfigError
 from appliance.posting.client import Client
-from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome
+from appliance.posting.outcome import AccountCheck, Outcome, PostOutcome, error_text
 from appliance.posting.x_keys import BLUESKY_APP_PASSWORD, MASTODON_ACCESS_TOKEN
 from appliance.service.config import Settings
 from appliance.service.credentials import Credentials
@@ -126,16 +126,16 @@ class LazyXClient:
         return XPoster(client, clock=self._clock.wall)
 
     def _build_failed(self, error: Exception) -> PostOutcome:
-        said = f"{type(error).__name__}: {str(error)[:200]}"
-        for secret in self._credentials.secrets():
-            said = said.replace(secret, "[redacted]")
+        said = f"{type(error).__name__}: {error_text(error, self._credentials.secrets())}"
         detail = (
             f"X's client could not be set up ({said}); if this stays, run "
             "scripts/install.sh again to repair the installation"
         )
         if detail != self._problem:  # once per distinct problem: it is tried on every retry
             self._problem = detail
-            log.error(
+            # The poster logs the fault itself once, as an error (client_fault); here only
+            # its traceback, for whoever turns debug logging on.
+            log.debug(
                 "%s",
                 detail,
                 exc_info=True,

@@ -84,9 +84,10 @@ def test_a_socket_opened_after_the_deadline_is_cut_too(silent_server):
 
 def test_abort_cuts_a_socket_opened_after_it(silent_server):
     guard = DeadlineGuard(60.0)
-    aborted = threading.Event()
+    started, aborted = threading.Event(), threading.Event()
 
     def call() -> bytes:
+        started.set()
         aborted.wait(TIMEOUT_SECONDS)
         sock = socket.create_connection(silent_server)
         guard.tracker.add(sock)
@@ -94,7 +95,8 @@ def test_abort_cuts_a_socket_opened_after_it(silent_server):
             return sock.recv(1)
 
     results = in_thread(lambda: guard.run(call))
+    assert started.wait(TIMEOUT_SECONDS)  # under way: abort() cuts it, not refuses it
     guard.abort()
     aborted.set()
     outcome = results.get(timeout=TIMEOUT_SECONDS)
-    assert isinstance(outcome, RequestCutOff) and "stopping" in str(outcome)
+    assert isinstance(outcome, RequestCutOff) and str(outcome) == "cut off: the daemon is stopping"

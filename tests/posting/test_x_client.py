@@ -205,6 +205,22 @@ def test_unexpected_errors_are_retries_with_the_class_name_and_no_secret(srv):
     assert_no_secret(outcome)
 
 
+@pytest.mark.parametrize("filler_chars", [0, 190, 240, 249, 260])
+def test_a_key_across_the_detail_length_cut_is_not_shown_even_in_part(srv, filler_chars):
+    """The text is redacted before it is cut: cut first, a key straddling the cut
+    would leave its first characters on the status line."""
+    client = make_client(srv.url, CREDENTIALS, 5.0)
+    secret = CREDENTIALS.access_token_secret
+
+    def explode(**_kw):
+        raise RuntimeError("x" * filler_chars + secret + " and more")
+
+    client.create_tweet = explode
+    outcome = XPoster(client).post("x")
+    assert secret[:6] not in outcome.detail
+    assert_no_secret(outcome)
+
+
 def test_other_client_errors_point_at_the_api_url():
     outcome = outcome_for_status(404, {}, ["Not Found"], 0.0)
     assert (outcome.kind, outcome.needs_user) == ("failed", True)
