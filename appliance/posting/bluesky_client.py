@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -23,6 +22,7 @@ from appliance.clock import Clock
 from appliance.core.bluesky_text import link_facets
 from appliance.core.destinations import Destination
 from appliance.errors import ApplianceError
+from appliance.posting.bluesky_record_key import record_key
 from appliance.posting.bluesky_transport import tracking_transport
 from appliance.posting.deadline import DeadlineGuard, RequestCutOff
 from appliance.posting.outcome import (
@@ -35,11 +35,6 @@ from appliance.posting.outcome import (
 
 POST_COLLECTION = "app.bsky.feed.post"
 MIN_RETRY_AFTER_SECONDS = 1.0
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable (atproto.com/specs/tid)
-# A derived record key's timestamp falls in 2023-2024 (microseconds): a TID's time says
-# nothing to Bluesky (posts sort by createdAt), but a far-future one would look odd.
-_TID_FIRST_MICROSECONDS = 1_672_531_200_000_000  # 2023-01-01T00:00:00Z
-_TID_SPAN_MICROSECONDS = 731 * 24 * 3600 * 1_000_000
 _POST_URI = re.compile(r"at://(did:[a-z]+:[A-Za-z0-9._:%-]+)/app\.bsky\.feed\.post/([a-z2-7]{13})")
 _APP_PASSWORD_HINT = (
     "check [bluesky] handle and the bluesky_app_password credential; create an app "
@@ -61,24 +56,6 @@ class SignInLimited(ApplianceError):
     def __init__(self, detail: str, wait_seconds: float | None) -> None:
         super().__init__(detail)
         self.wait_seconds = wait_seconds
-
-
-def record_key(key: str) -> str:
-    """The record key of the post for outbox entry `key`: the same on every retry.
-
-    app.bsky.feed.post's lexicon gives its records "key": "tid", so the key is a TID
-    (atproto.com/specs/tid: 13 base32-sortable characters, the first 2-j), made from a
-    hash of `key` rather than from the clock.
-    """
-    digest = hashlib.sha256(b"appliance-bluesky-rkey\0" + key.encode("utf-8")).digest()
-    number = int.from_bytes(digest[:8], "big")
-    microseconds = _TID_FIRST_MICROSECONDS + (number >> 10) % _TID_SPAN_MICROSECONDS
-    value = microseconds << 10 | number & 1023  # 10 bits of "clock id" below the time
-    chars = []
-    for _ in range(13):  # 65 bits, the top one 0: the first character is 2-j
-        chars.append(_TID_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
 
 
 def rate_limit_wait_seconds(headers: Mapping[str, str], now_unix_seconds: float) -> float | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance.core.destinations import Destination
-from appliance.posting.bluesky_client import record_key
+from appliance.posting.bluesky_record_key import record_key
 from appliance.posting.outbox import POSTED, SENDING, Entry, Outbox
 from appliance.tryout.sandbox import Sandbox, write_config
 from appliance.tryout.standins.mastodon_server import MastodonStandin
