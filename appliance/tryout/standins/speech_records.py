@@ -52,7 +52,11 @@ def truncate_reason(reason: str) -> str:
 def send_then_close(
     ws: ServerConnection, messages: Sequence[dict[str, object]], code: int, reason: str
 ) -> None:
-    """Send the messages and the close in one write, as the service's arrive together.
+    """Send the messages and the close in one write.
+
+    A guess about the real service: AssemblyAI's docs give the close codes (3008 on
+    session expiry) but not how its last frames are timed; sent back to back, they
+    reach a client together, which is what this imitates.
 
     A client may close as soon as it reads the Error (the official SDK closes 1000 on
     it): sent one frame at a time, a slow moment between them let that close cross ours,
